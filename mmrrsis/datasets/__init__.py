@@ -1,1 +1,9 @@
+"""Referring segmentation datasets, transforms and the synthetic generator."""
 from . import transforms  # noqa: F401
+from .base_referring import BaseReferringDataset
+from .refsegrs import RefSegRSDataset
+from .synthetic import generate_synthetic_refseg
+
+__all__ = [
+    'BaseReferringDataset', 'RefSegRSDataset', 'generate_synthetic_refseg'
+]

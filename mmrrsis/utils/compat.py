@@ -32,6 +32,7 @@ import importlib
 import os
 import sys
 import types
+import warnings
 from typing import List
 
 import torch
@@ -128,6 +129,10 @@ def patch_mmcv_ops() -> bool:
         for key in [k for k in sys.modules if k.startswith('mmcv.ops.')]:
             del sys.modules[key]
         stub = _make_ops_stub(str(err))
+        # mmcv's own notice that deformable attention is missing; expected
+        # with mmcv-lite and irrelevant to mmrrsis.
+        warnings.filterwarnings(
+            'ignore', message='Fail to import ``MultiScaleDeformableAttention')
         sys.modules['mmcv.ops'] = stub
         import mmcv
         mmcv.ops = stub

@@ -1,0 +1,4 @@
+from .referring_visualization_hook import (ReferringVisualizationHook,
+                                           read_rgb_image)
+
+__all__ = ['ReferringVisualizationHook', 'read_rgb_image']

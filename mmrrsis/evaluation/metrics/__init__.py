@@ -1,0 +1,4 @@
+from .refseg_metric import (RefSegMetric, intersection_and_union,
+                            resize_label_nearest)
+
+__all__ = ['RefSegMetric', 'intersection_and_union', 'resize_label_nearest']

@@ -1,0 +1,42 @@
+# The synthetic referring dataset (tools/misc/make_synthetic_refseg.py),
+# written in the RefSegRS on-disk layout and read by RefSegRSDataset.
+dataset_type = 'RefSegRSDataset'
+data_root = 'data/synthetic_refseg'
+img_scale = (96, 96)
+train_pipeline = [
+    dict(type='LoadRSImageFromFile'),
+    dict(type='LoadReferringAnnotations'),
+    dict(type='Resize', scale=img_scale, keep_ratio=False),
+    dict(type='CleanExpression'),
+    dict(type='PackReferringInputs'),
+]
+test_pipeline = [
+    dict(type='LoadRSImageFromFile'),
+    dict(type='Resize', scale=img_scale, keep_ratio=False),
+    dict(type='LoadReferringAnnotations'),
+    dict(type='CleanExpression'),
+    dict(type='PackReferringInputs'),
+]
+train_dataloader = dict(
+    batch_size=8,
+    num_workers=1,
+    persistent_workers=True,
+    sampler=dict(type='InfiniteSampler', shuffle=True),
+    dataset=dict(type=dataset_type, data_root=data_root, split='train',
+                 pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=8,
+    num_workers=1,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(type=dataset_type, data_root=data_root, split='val',
+                 pipeline=test_pipeline))
+test_dataloader = dict(
+    batch_size=8,
+    num_workers=1,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(type=dataset_type, data_root=data_root, split='test',
+                 pipeline=test_pipeline))
+val_evaluator = dict(type='RefSegMetric', eval_resolution='original')
+test_evaluator = val_evaluator

