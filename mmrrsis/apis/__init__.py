@@ -1,0 +1,9 @@
+from .inference import (build_inference_pipeline, inference_model,
+                        init_model, load_checkpoint_strict)
+from .refseg_inferencer import RefSegInferencer
+from .runtime import prepare_launch
+
+__all__ = [
+    'init_model', 'inference_model', 'load_checkpoint_strict',
+    'build_inference_pipeline', 'RefSegInferencer', 'prepare_launch'
+]

@@ -4,7 +4,8 @@
 grass / soil / crop fields, sometimes a road, 3-5 objects of a few categories,
 colours and two sizes, with shadows) and writes, for every chosen (image,
 object) pair, an image file, a mask file and one referring sentence, in
-exactly the RefSegRS layout read by :class:`~mmrrsis.datasets.RefSegRSDataset`::
+exactly the RefSegRS layout read by
+:class:`~mmrrsis.datasets.RefSegRSDataset`::
 
     out_dir/
     ├── images/<id>.tif              # RGB, 8 bit

@@ -76,9 +76,15 @@ def _sigmoid_focal_loss(input: torch.Tensor,
         input (Tensor): Logits, shape (N, C).
         target (Tensor): Class indices, shape (N,); an index equal to C
             means background (no positive class), as in mmcv.
+        weight (Tensor, optional): Per-class weights, shape (C,); as in
+            mmcv's kernel, row n is scaled by ``weight[target[n]]``
+            (background rows are left unscaled).
+        reduction (str): 'none', 'sum', or 'mean', which (as in mmcv)
+            divides the sum by N, not by N * C.
     """
     num_classes = input.size(1)
-    one_hot = F.one_hot(target.long().clamp(max=num_classes),
+    target = target.long()
+    one_hot = F.one_hot(target.clamp(max=num_classes),
                         num_classes + 1)[:, :num_classes].type_as(input)
     prob = input.sigmoid()
     pt = (1 - prob) * one_hot + prob * (1 - one_hot)
@@ -86,9 +92,12 @@ def _sigmoid_focal_loss(input: torch.Tensor,
     loss = F.binary_cross_entropy_with_logits(
         input, one_hot, reduction='none') * focal_w
     if weight is not None:
-        loss = loss * weight.view(-1, 1)
+        valid = target < num_classes
+        row_w = torch.ones_like(input[:, 0])
+        row_w[valid] = weight.type_as(input)[target[valid]]
+        loss = loss * row_w.view(-1, 1)
     if reduction == 'mean':
-        return loss.mean()
+        return loss.sum() / input.size(0)
     if reduction == 'sum':
         return loss.sum()
     return loss

@@ -57,6 +57,6 @@ class LAVTHead(BaseReferringHead):
         for block, skip in zip(self.fuse_blocks, reversed(feats[:-1])):
             if x.shape[-2:] != skip.shape[-2:]:
                 x = resize(x, size=skip.shape[-2:], mode='bilinear',
-                           align_corners=self.align_corners)
+                           align_corners=self.align_corners, warning=False)
             x = block(torch.cat([x, skip], dim=1))
         return self.cls_seg(x)

