@@ -68,8 +68,12 @@ CATEGORY_SHAPES: Dict[str, str] = {
 DEFAULT_CATEGORIES = ('building', 'storage tank', 'vehicle', 'airplane')
 
 #: Relative frequency of the description kinds (used when available).
-DEFAULT_KIND_WEIGHTS = dict(colour=0.35, size=0.2, position=0.25,
-                            relation=0.2)
+#: 'position' = absolute region (e.g. 'at the top left'), 'extreme' = among
+#: its category (e.g. 'the leftmost building'), 'relation' = relative to an
+#: anchor object. Comparative kinds (size, extreme, relation) are the hardest
+#: to learn from scratch, so they are rarer by default.
+DEFAULT_KIND_WEIGHTS = dict(colour=0.4, position=0.28, size=0.14,
+                            extreme=0.08, relation=0.1)
 
 SMALL_SCALE = 0.62  # linear size of 'small' objects relative to 'large'
 
@@ -130,8 +134,8 @@ ShapeSpec = Tuple[List[np.ndarray], Callable[[np.ndarray, np.ndarray],
 
 
 def _shape_building(rng: np.random.Generator, s: float) -> ShapeSpec:
-    w = rng.uniform(0.22, 0.29) * s
-    h = rng.uniform(0.17, 0.22) * s
+    w = rng.uniform(0.25, 0.33) * s
+    h = rng.uniform(0.19, 0.25) * s
     if rng.random() < 0.35:  # L-shaped footprint
         cw, ch = w * rng.uniform(0.4, 0.5), h * rng.uniform(0.4, 0.5)
         poly = np.array([(-w / 2, -h / 2), (w / 2 - cw, -h / 2),
@@ -149,7 +153,7 @@ def _shape_building(rng: np.random.Generator, s: float) -> ShapeSpec:
 
 
 def _shape_tank(rng: np.random.Generator, s: float) -> ShapeSpec:
-    r = rng.uniform(0.105, 0.125) * s
+    r = rng.uniform(0.12, 0.14) * s
 
     def shade(lx: np.ndarray, ly: np.ndarray) -> np.ndarray:
         d = np.sqrt(lx ** 2 + ly ** 2) / r
@@ -160,7 +164,7 @@ def _shape_tank(rng: np.random.Generator, s: float) -> ShapeSpec:
 
 
 def _shape_vehicle(rng: np.random.Generator, s: float) -> ShapeSpec:
-    length = rng.uniform(0.24, 0.28) * s
+    length = rng.uniform(0.26, 0.3) * s
     width = length * rng.uniform(0.48, 0.54)
     c = width * 0.22
     poly = np.array([(-length / 2 + c, -width / 2), (length / 2 - c,
@@ -179,7 +183,7 @@ def _shape_vehicle(rng: np.random.Generator, s: float) -> ShapeSpec:
 
 
 def _shape_airplane(rng: np.random.Generator, s: float) -> ShapeSpec:
-    length = rng.uniform(0.33, 0.38) * s
+    length = rng.uniform(0.37, 0.42) * s
     fw = 0.2 * length
     fuselage = _ellipse(length / 2, fw / 2, 24)
     span, chord, sweep = 0.95 * length, 0.24 * length, 0.1 * length
@@ -203,8 +207,8 @@ def _shape_airplane(rng: np.random.Generator, s: float) -> ShapeSpec:
 
 
 def _shape_pool(rng: np.random.Generator, s: float) -> ShapeSpec:
-    w = rng.uniform(0.2, 0.26) * s
-    h = rng.uniform(0.13, 0.17) * s
+    w = rng.uniform(0.23, 0.29) * s
+    h = rng.uniform(0.15, 0.19) * s
     rim = max(1.0, 0.12 * h)
 
     def shade(lx: np.ndarray, ly: np.ndarray) -> np.ndarray:
@@ -474,12 +478,12 @@ def _candidate_descs(t: SynthObject, objs: List[SynthObject], size: int,
     same = [o for o in objs if o.category == t.category]
     cat = t.category
     cands: Dict[str, List[dict]] = dict(colour=[], size=[], position=[],
-                                        relation=[])
+                                        extreme=[], relation=[])
     cands['colour'].append(dict(category=cat, colour=t.colour))
     if len(same) >= 2:
         cands['size'].append(dict(category=cat, size=t.size))
         for ext in ('left', 'right', 'top', 'bottom'):
-            cands['position'].append(dict(category=cat, extreme=ext))
+            cands['extreme'].append(dict(category=cat, extreme=ext))
     rows, cols = _row_of(t.cy, size, margin), _col_of(t.cx, size, margin)
     for r in rows:
         for c in cols:
@@ -530,17 +534,17 @@ def _sentence(kind: str, d: dict, t: SynthObject,
                   'small': ['small', 'little']}[d['size']])
         return pick([f'the {s} {cat}', f'{s} {cat}',
                      f'the {s} {t.colour} {cat}', f'the {cat} that is {s}'])
+    if kind == 'extreme':
+        e = d['extreme']
+        most = {'left': 'leftmost', 'right': 'rightmost', 'top': 'topmost',
+                'bottom': 'bottommost'}[e]
+        far = {'left': 'farthest to the left',
+               'right': 'farthest to the right',
+               'top': 'closest to the top',
+               'bottom': 'closest to the bottom'}[e]
+        return pick([f'the {most} {cat}', f'{most} {cat}',
+                     f'the {cat} {far}'])
     if kind == 'position':
-        if 'extreme' in d:
-            e = d['extreme']
-            most = {'left': 'leftmost', 'right': 'rightmost',
-                    'top': 'topmost', 'bottom': 'bottommost'}[e]
-            far = {'left': 'farthest to the left',
-                   'right': 'farthest to the right',
-                   'top': 'closest to the top',
-                   'bottom': 'closest to the bottom'}[e]
-            return pick([f'the {most} {cat}', f'{most} {cat}',
-                         f'the {cat} {far}'])
         r, c = d.get('row'), d.get('col')
         if r == 'middle' and c == 'center':
             return pick([f'the {cat} in the center', f'{cat} in the middle',

@@ -175,8 +175,30 @@ def patch_mmpretrain_multimodal() -> bool:
 
 
 # ---------------------------------------------------------------- checkpoints
+def _history_buffer_getattr(obj, name):
+    """Stand-in for ``builtins.getattr`` during a weights-only load.
+
+    ``HistoryBuffer.__getstate__`` pickles its statistics methods, which
+    pickle stores as ``getattr(HistoryBuffer, 'mean')``; every MMEngine
+    checkpoint's message hub holds such buffers. Allowing the real
+    ``getattr`` would reopen arbitrary code execution, so only public
+    methods of ``HistoryBuffer`` are resolved here.
+    """
+    import pickle
+
+    from mmengine.logging.history_buffer import HistoryBuffer
+    if (obj is HistoryBuffer and isinstance(name, str)
+            and not name.startswith('_')
+            and callable(getattr(HistoryBuffer, name, None))):
+        return getattr(HistoryBuffer, name)
+    raise pickle.UnpicklingError(
+        f'getattr({obj!r}, {name!r}) is not allowed: only HistoryBuffer '
+        'statistics methods are')
+
+
 def safe_checkpoint_globals() -> List[object]:
-    """Types that MMEngine checkpoints hold besides tensors and containers."""
+    """Types that MMEngine checkpoints hold besides tensors and containers
+    (plus a restricted ``getattr``, see :func:`_history_buffer_getattr`)."""
     import numpy as np
     allowed: List[object] = [np.ndarray, np.dtype]
     try:
@@ -191,7 +213,8 @@ def safe_checkpoint_globals() -> List[object]:
                     if n.endswith('DType')]
     try:
         from mmengine.logging.history_buffer import HistoryBuffer
-        allowed.append(HistoryBuffer)
+        allowed += [HistoryBuffer,
+                    (_history_buffer_getattr, 'builtins.getattr')]
     except ImportError:  # pragma: no cover
         pass
     from collections import OrderedDict, defaultdict

@@ -6,6 +6,7 @@ so importing helpers from "conftest" would be ambiguous.
 import copy
 
 import torch
+from mmengine.config import ConfigDict
 from mmengine.structures import PixelData
 
 import mmrrsis  # noqa: F401  (compat shims before any mmseg import)
@@ -63,8 +64,9 @@ def tiny_segmentor_cfg(**kwargs):
         fusion=dict(type='PWAM', in_channels=list(SWIN_CHANNELS)),
         fusion_mode='early',
         decode_head=tiny_head_cfg(),
-        train_cfg=dict(),
-        test_cfg=dict(mode='whole'))
+        # ConfigDicts, as a config file gives them (MMSeg reads test_cfg.mode)
+        train_cfg=ConfigDict(),
+        test_cfg=ConfigDict(mode='whole'))
     cfg.update(copy.deepcopy(kwargs))
     return cfg
 

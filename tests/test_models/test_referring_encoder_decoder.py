@@ -39,6 +39,17 @@ def test_structure(model):
     assert model.text_encoder.out_channels == 384
 
 
+def test_init_weights_reaches_fusion_blocks():
+    """The segmentor's init_weights() runs PWAM.init_weights(): every
+    language gate starts closed."""
+    m = _build()
+    for f in m.fusions:
+        assert f.gate[2].weight.abs().sum() == 0
+    with torch.no_grad():
+        feats = m.extract_feat(_img(), TEXTS)['img_feats']
+    assert len(feats) == 4
+
+
 def test_loss_and_backward(model):
     model.train()
     model.zero_grad()
@@ -266,3 +277,63 @@ def test_backbone_swin_stride_sanity():
     with torch.no_grad():
         outs = b(_img())
     assert [o.shape[-1] for o in outs] == [16, 8, 4, 2]
+
+
+def test_single_channel_sigmoid_head():
+    """out_channels=1 (sigmoid + threshold): both predictions agree."""
+    m = _build(decode_head=tiny_head_cfg(
+        out_channels=1, threshold=0.5,
+        loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=True)))
+    m.train()
+    losses = m(_img(), make_samples(TEXTS), mode='loss')
+    assert torch.isfinite(losses['decode.loss_ce'])
+    m.eval()
+    with torch.no_grad():
+        out = m(_img(), make_samples(TEXTS, with_gt=False), mode='predict')
+    for s in out:
+        assert s.seg_logits.data.shape == (1, 64, 64)
+        # MMSeg stores probabilities (sigmoid applied) for one channel
+        probs = s.seg_logits.data
+        assert probs.min() >= 0 and probs.max() <= 1
+        expected = (probs > 0.5).long()
+        torch.testing.assert_close(s.pred_sem_seg_input.data, expected)
+        torch.testing.assert_close(s.pred_sem_seg.data.long(), expected)
+
+
+@torch.no_grad()
+@pytest.mark.parametrize('direction,dim', [('horizontal', -1),
+                                           ('vertical', -2)])
+def test_predict_undoes_flip(model, direction, dim):
+    model.eval()
+    plain = model(_img(), make_samples(TEXTS, with_gt=False), mode='predict')
+    samples = make_samples(TEXTS, with_gt=False)
+    for s in samples:
+        s.set_metainfo(dict(flip=True, flip_direction=direction))
+    flipped = model(_img(), samples, mode='predict')
+    for p, f in zip(plain, flipped):
+        torch.testing.assert_close(f.pred_sem_seg_input.data,
+                                   p.pred_sem_seg_input.data.flip(dim))
+        # both predictions are undone the same way
+        torch.testing.assert_close(f.pred_sem_seg_input.data,
+                                   f.pred_sem_seg.data)
+
+
+def test_every_trainable_parameter_gets_a_gradient():
+    m = _build()
+    m.train()
+    losses = m(_img(), make_samples(TEXTS), mode='loss')
+    (losses['decode.loss_ce'] + losses['decode.loss_dice']).backward()
+    unused = [n for n, p in m.named_parameters()
+              if p.requires_grad and p.grad is None]
+    assert not unused, unused
+
+
+def test_last_stage_gate_is_frozen_but_kept():
+    """The last stage's stream is dropped: its gate stays in the state dict
+    (checkpoint layout) but is frozen, the other gates train."""
+    m = _build()
+    last = m.fusions[len(m.fusions) - 1]
+    assert all(not p.requires_grad for p in last.gate.parameters())
+    assert any('fusions.%d.gate' % (len(m.fusions) - 1) in k
+               for k in m.state_dict())
+    assert all(p.requires_grad for p in m.fusions[0].gate.parameters())

@@ -101,6 +101,11 @@ class PWAM(BaseModule):
             # too would make both gate gradients identically zero
             nn.init.zeros_(self.gate[2].weight)
 
+    def stream_only_parameters(self):
+        """Parameters that only shape ``stream`` (the gate): idle when the
+        stream is discarded, as after a backbone's last stage."""
+        return list(self.gate.parameters()) if self.with_gate else []
+
     def attend(self, x: Tensor, text_feats: Tensor, text_mask: Tensor) -> Tensor:
         """Pixel-word attention.
 

@@ -4,6 +4,7 @@ from typing import Dict, List, Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
+from mmengine.model import ModuleList
 from mmengine.structures import PixelData
 from mmseg.models.segmentors import EncoderDecoder
 from mmseg.registry import MODELS
@@ -69,7 +70,8 @@ class ReferringEncoderDecoder(EncoderDecoder):
         text_encoder (dict): Text encoder config (``HFTextEncoder``).
         decode_head (dict): Referring head config.
         fusion (dict | list[dict | None], optional): Fusion blocks, one per
-            backbone stage. A dict with a list ``in_channels`` expands to
+            backbone stage (the list covers every stage, so its last entry
+            is the last stage, whose stream-only parameters are frozen). A dict with a list ``in_channels`` expands to
             one block per entry. ``text_channels`` defaults to the text
             encoder's width. None: no fusion.
         fusion_mode (str): ``'early'`` (inside the stages) or ``'late'``
@@ -114,10 +116,22 @@ class ReferringEncoderDecoder(EncoderDecoder):
         self.text_encoder = text_enc
         self.fusion_mode = fusion_mode
         cfgs = _expand_fusion_cfgs(fusion, text_channels)
-        self.fusions = nn.ModuleList(
+        # mmengine's ModuleList (a BaseModule): init_weights() reaches the
+        # fusion blocks (a torch nn.ModuleList would stop the walk, leaving
+        # e.g. PWAM's gate un-zeroed)
+        self.fusions = ModuleList(
             [MODELS.build(c) if c is not None else nn.Identity()
              for c in cfgs])
         self._has_fusion = [c is not None for c in cfgs]
+        if fusion_mode == 'early' and cfgs and self._has_fusion[-1]:
+            # After the last stage the stream goes nowhere (LAVT returns the
+            # fusion output and drops the stream too), so parameters that
+            # only shape the stream (PWAM's gate) can never learn. Freezing
+            # them keeps their weights (checkpoint layouts unchanged) and
+            # spares DDP find_unused_parameters.
+            last = self.fusions[len(cfgs) - 1]
+            for p in getattr(last, 'stream_only_parameters', list)():
+                p.requires_grad = False
         if any(self._has_fusion) and fusion_mode == 'early' \
                 and not supports_early_fusion(self.backbone):
             # raises the explanatory error

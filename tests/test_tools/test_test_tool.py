@@ -1,0 +1,80 @@
+"""``tools/test.py`` (with ``--show-dir``) and ``tools/dist_test.sh``."""
+import collections
+import sys
+
+import cv2
+import pytest
+from tool_test_utils import (CONFIG, METRIC_KEYS, cfg_options, free_port,
+                             parse_metrics, run_tool, tail, tool_env,
+                             val_iters_per_rank)
+
+TEST_BATCH = 2
+
+
+@pytest.fixture(scope='module')
+def single_test_run(refseg_data, tiny_checkpoint, tmp_path_factory):
+    """One ``tools/test.py --show-dir`` run: (output, metrics, show_dir)."""
+    tmp = tmp_path_factory.mktemp('test_tool')
+    show_dir = tmp / 'show'
+    opts = cfg_options(refseg_data['root'],
+                       **{'test_dataloader.batch_size': TEST_BATCH})
+    rc, out = run_tool(
+        [sys.executable, 'tools/test.py', CONFIG, tiny_checkpoint,
+         '--work-dir', tmp / 'work', '--show-dir', show_dir,
+         '--cfg-options', *opts], tmp / 'test.log')
+    assert rc == 0, f'tools/test.py exited {rc}:\n{tail(out, 80)}'
+    return out, parse_metrics(out, 'test'), show_dir
+
+
+def test_test_py_metrics(single_test_run, refseg_data):
+    out, metrics, _ = single_test_run
+    assert set(metrics) == set(METRIC_KEYS), metrics
+    for key, value in metrics.items():
+        assert 0.0 <= value <= 100.0, (key, value)
+    n = refseg_data['num_test']
+    k = val_iters_per_rank(n, world_size=1, batch_size=TEST_BATCH)
+    assert f'Iter(test) [{k}/{k}]' in out, tail(out)
+    assert f'{n} expressions' in out, tail(out)
+
+
+def test_test_py_show_dir(single_test_run, refseg_data):
+    _, _, show_dir = single_test_run
+    assert show_dir.is_dir()
+    pngs = sorted(show_dir.glob('*.png'))
+    test_ids = refseg_data['test_ids']
+    # one overlay per expression, straight into show_dir, none overwritten
+    assert len(pngs) == len(test_ids) == refseg_data['num_test'], (
+        [p.name for p in pngs])
+    assert len({p.name for p in pngs}) == len(pngs)
+    # named {image stem}_s{sample_idx}: stems are the ids of the split file
+    stems = collections.Counter(p.stem.rsplit('_s', 1)[0] for p in pngs)
+    assert stems == collections.Counter(test_ids)
+    idxs = sorted(int(p.stem.rsplit('_s', 1)[1]) for p in pngs)
+    assert len(set(idxs)) == len(idxs)
+    for png in pngs:
+        img = cv2.imread(str(png))
+        assert img is not None and img.ndim == 3, png
+        assert img.shape[0] > 64  # banner with the sentence above the panels
+
+
+def test_dist_test_matches_single(single_test_run, refseg_data,
+                                  tiny_checkpoint, tmp_path):
+    _, single, _ = single_test_run
+    opts = cfg_options(refseg_data['root'],
+                       **{'test_dataloader.batch_size': TEST_BATCH})
+    rc, out = run_tool(
+        ['bash', 'tools/dist_test.sh', CONFIG, tiny_checkpoint, 2,
+         '--work-dir', tmp_path / 'work', '--cfg-options', *opts],
+        tmp_path / 'dist_test.log', env=tool_env(PORT=free_port()))
+    assert rc == 0, f'dist_test.sh exited {rc}:\n{tail(out, 80)}'
+    assert 'GPU number: 2' in out
+    n = refseg_data['num_test']
+    k = val_iters_per_rank(n, world_size=2, batch_size=TEST_BATCH)
+    assert f'Iter(test) [{k}/{k}]' in out, tail(out)
+    # the padded duplicate of the distributed sampler is dropped
+    assert f'{n} expressions' in out, tail(out)
+    dist = parse_metrics(out, 'test')
+    assert set(dist) == set(single)
+    for key in single:
+        assert dist[key] == pytest.approx(single[key], abs=1e-3), (
+            key, single, dist)
