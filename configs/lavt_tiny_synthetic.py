@@ -34,7 +34,7 @@ model = dict(
         # stops the from-scratch model collapsing to "all background"
         loss_decode=[
             dict(type='CrossEntropyLoss', loss_weight=1.0),
-            dict(type='DiceLoss', use_sigmoid=False, loss_weight=1.0),
+            dict(type='ForegroundDiceLoss', loss_weight=1.0),
         ]))
 
 max_iters = 2000

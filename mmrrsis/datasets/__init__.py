@@ -2,8 +2,10 @@
 from . import transforms  # noqa: F401
 from .base_referring import BaseReferringDataset
 from .refsegrs import RefSegRSDataset
+from .shuffled_expressions import ShuffledExpressionDataset
 from .synthetic import generate_synthetic_refseg
 
 __all__ = [
-    'BaseReferringDataset', 'RefSegRSDataset', 'generate_synthetic_refseg'
+    'BaseReferringDataset', 'RefSegRSDataset', 'ShuffledExpressionDataset',
+    'generate_synthetic_refseg'
 ]

@@ -10,7 +10,11 @@ from mmseg.registry import DATASETS
 @DATASETS.register_module()
 class ShuffledExpressionDataset:
     """Wrap a referring dataset and give every sample the expression of
-    another sample, drawn from a different image when possible.
+    another sample: never its own sentence (nor an identical string), and
+    not one of the same image file. Datasets that store one file per
+    (image, object), like RefSegRS and the synthetic set, may thus receive
+    a sentence written for another object of the same scene, which is also
+    a wrong sentence for the mask.
 
     A model that reads the sentence scores far lower on this wrapper than
     on the original split; a model that ignores it scores about the same.
@@ -29,15 +33,18 @@ class ShuffledExpressionDataset:
         n = len(dataset)
         infos = [dataset.get_data_info(i) for i in range(n)]
         images = [info.get('img_path') for info in infos]
+        texts = [info['text'] for info in infos]
+
+        def clash(i, j):  # sample i would get sample j's sentence
+            return images[j] == images[i] or texts[j] == texts[i]
+
         rng = np.random.RandomState(seed)
         perm = rng.permutation(n)
-        # repair fixed points and same-image pairs by swapping with a
-        # neighbour in the permutation (keeps it a permutation)
+        # repair clashes by swapping targets with another position
         for i in range(n):
-            if n > 1 and images[perm[i]] == images[i]:
+            if n > 1 and clash(i, perm[i]):
                 for j in rng.permutation(n):
-                    if images[perm[j]] != images[i] and \
-                            images[perm[i]] != images[j]:
+                    if not clash(i, perm[j]) and not clash(j, perm[i]):
                         perm[i], perm[j] = perm[j], perm[i]
                         break
         self.texts = [infos[p]['text'] for p in perm]

@@ -56,7 +56,7 @@ model = dict(
         loss_decode=[
             dict(type='CrossEntropyLoss', use_sigmoid=False,
                  class_weight=[0.9, 1.1], loss_weight=0.9),
-            dict(type='DiceLoss', use_sigmoid=False, loss_weight=0.1),
+            dict(type='ForegroundDiceLoss', loss_weight=0.1),
         ]),
     train_cfg=dict(),
     test_cfg=dict(mode='whole'))

@@ -1,0 +1,3 @@
+from .foreground_dice_loss import ForegroundDiceLoss
+
+__all__ = ['ForegroundDiceLoss']
