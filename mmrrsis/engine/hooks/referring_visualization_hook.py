@@ -1,10 +1,7 @@
 """Visualization hook writing one image per referring expression."""
-import io
 import os.path as osp
 from typing import Optional, Sequence
 
-import cv2
-import mmengine.fileio as fileio
 import numpy as np
 from mmengine.runner import Runner
 
@@ -13,72 +10,22 @@ from mmseg.registry import HOOKS
 from mmseg.structures import SegDataSample
 
 
-def _decode_file_order(img_bytes: bytes) -> Optional[np.ndarray]:
-    """Decode with PIL, then tifffile if installed; bands in file order."""
-    try:
-        from PIL import Image
-        with Image.open(io.BytesIO(img_bytes)) as pil_img:
-            if pil_img.mode == 'P':
-                pil_img = pil_img.convert('RGB')
-            return np.asarray(pil_img)
-    except Exception:  # noqa: BLE001 - any PIL failure -> next decoder
-        pass
-    try:
-        import tifffile
-        arr = tifffile.imread(io.BytesIO(img_bytes))
-    except Exception:  # noqa: BLE001 - missing or failing tifffile
-        return None
-    if arr.ndim == 3 and arr.shape[0] <= 16 < arr.shape[2]:
-        arr = np.transpose(arr, (1, 2, 0))  # planar -> bands last
-    return arr
-
-
 def read_rgb_image(img_path: str,
                    backend_args: Optional[dict] = None) -> np.ndarray:
-    """Read an image (PNG/JPG/TIFF, grey or multi-band) as RGB uint8.
-
-    Same band policy as the dataset loader: grey (or grey + alpha) images
-    are repeated to three channels, images with four or more bands keep
-    their first three bands (read as R, G, B), and non-uint8 data (e.g.
-    uint16 GeoTIFF) is min-max stretched to uint8 over the kept bands.
-    OpenCV (``IMREAD_UNCHANGED``) decodes first; PIL, then tifffile, are
-    used when OpenCV fails or returns more than four bands.
+    """Read an image as RGB uint8 with the dataset loader's band policy
+    (:func:`mmrrsis.datasets.transforms.read_rs_image`).
 
     Args:
         img_path (str): Path or URI of the image.
         backend_args (dict, optional): mmengine file backend arguments.
-            Defaults to None.
 
     Returns:
         np.ndarray: ``HxWx3`` uint8 RGB image.
     """
-    img_bytes = fileio.get(img_path, backend_args=backend_args)
-    try:
-        img = cv2.imdecode(
-            np.frombuffer(img_bytes, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
-    except cv2.error:
-        img = None
-    bgr_order = True
-    if img is None or (img.ndim == 3 and img.shape[2] > 4):
-        img = _decode_file_order(img_bytes)
-        bgr_order = False
-    if img is None or img.size == 0:
-        raise OSError(f'Cannot decode image {img_path}.')
-    if img.ndim == 2:
-        img = img[..., None]
-    if img.shape[2] < 3:  # grey, or grey + alpha
-        img = np.repeat(img[..., :1], 3, axis=2)
-    else:
-        img = img[..., :3]
-        if bgr_order:  # OpenCV gives B, G, R(, A) for 3/4-band files
-            img = img[..., ::-1]
-    if img.dtype != np.uint8:
-        data = np.nan_to_num(img.astype(np.float64), nan=0.0, posinf=0.0,
-                             neginf=0.0)
-        lo, hi = float(data.min()), float(data.max())
-        scale = 255.0 / (hi - lo) if hi > lo else 0.0
-        img = np.clip(np.rint((data - lo) * scale), 0, 255)
-    return np.ascontiguousarray(img.astype(np.uint8))
+    from mmrrsis.datasets.transforms import read_rs_image
+    img = read_rs_image(img_path, backend_args=backend_args,
+                        caller='ReferringVisualizationHook')
+    return np.ascontiguousarray(img[..., ::-1])
 
 
 @HOOKS.register_module()

@@ -1,7 +1,6 @@
 """PWAM: pixel-word attention module with the language gate (LAVT)."""
 from typing import Optional, Tuple
 
-import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.model import BaseModule

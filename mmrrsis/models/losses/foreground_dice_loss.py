@@ -1,7 +1,6 @@
 """Dice loss on the referred object's probability map."""
 from typing import Optional
 
-import torch
 import torch.nn as nn
 from mmseg.registry import MODELS
 from torch import Tensor
