@@ -54,6 +54,9 @@ def parse_args():
                    help='training scenes (2-3 sentences each)')
     p.add_argument('--num-test', type=int, default=100)
     p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--img-size', type=int, default=96,
+                   help='synthetic image size (the config resizes to its '
+                   'own input size)')
     p.add_argument('--num-overlays', type=int, default=12)
     p.add_argument('--strict', action='store_true',
                    help='exit 1 when a target (oIoU >= 75, shuffled <= '
@@ -76,6 +79,7 @@ def make_data(data_root, args):
         num_images=dict(train=args.num_train, val=args.num_test // 2,
                         test=args.num_test),
         kind_weights=DEMO_KIND_WEIGHTS,
+        img_size=args.img_size,
         seed=args.seed)
     for split, s in summary['splits'].items():
         print(f'{split:5s}: {s["num_images"]} scenes, {s["num_samples"]} '
