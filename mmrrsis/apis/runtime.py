@@ -1,6 +1,7 @@
 """Launch-time adjustments shared by ``tools/train.py`` and ``tools/test.py``."""
 import datetime
 import os
+from typing import Optional
 
 import torch
 from mmengine.config import Config
@@ -51,6 +52,25 @@ def _cpu_ddp_wrapper(cfg: Config) -> None:
             find_unused_parameters=cfg.get('find_unused_parameters', False))
     elif wrapper.get('type', 'MMDistributedDataParallel') in _DDP_TYPES:
         wrapper.setdefault('device_ids', None)
+
+
+def load_config(path: str,
+                launcher: str = 'none',
+                cfg_options: Optional[dict] = None,
+                work_dir: Optional[str] = None) -> Config:
+    """Read a config the way MMSeg's tools do: ``--cfg-options`` merged,
+    ``work_dir`` from the command line, else the config, else
+    ``./work_dirs/<config name>``."""
+    cfg = Config.fromfile(path)
+    cfg.launcher = launcher
+    if cfg_options is not None:
+        cfg.merge_from_dict(cfg_options)
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = os.path.join(
+            './work_dirs', os.path.splitext(os.path.basename(path))[0])
+    return cfg
 
 
 def prepare_launch(cfg: Config) -> Config:
