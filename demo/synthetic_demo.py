@@ -118,23 +118,35 @@ def evaluate(runner, cfg, shuffled):
     return loop.run()
 
 
-def draw_overlays(model, cfg, data_root, out_dir, num):
+def read_test_split(data_root):
+    """(id, sentence) pairs of the test split file."""
+    with open(osp.join(data_root, 'output_phrase_test.txt')) as f:
+        return [ln.strip().split(' ', 1) for ln in f if ln.strip()]
+
+
+def predict_tile(model, data_root, sid, text, with_gt):
+    """Predict one expression and draw it (RGB), with its GT if asked."""
     import cv2
     from mmrrsis.apis import inference_model
     from mmrrsis.datasets.transforms import read_rs_image
     from mmrrsis.visualization import draw_referring_overlay
-    os.makedirs(out_dir, exist_ok=True)
-    with open(osp.join(data_root, 'output_phrase_test.txt')) as f:
-        lines = [ln.strip().split(' ', 1) for ln in f if ln.strip()]
-    tiles = []
-    for sid, text in lines[:num]:
-        img_path = osp.join(data_root, 'images', sid + '.tif')
+    img_path = osp.join(data_root, 'images', sid + '.tif')
+    gt = None
+    if with_gt:
         gt = cv2.imread(osp.join(data_root, 'masks', sid + '.tif'),
                         cv2.IMREAD_GRAYSCALE) > 50
-        res = inference_model(model, img_path, text)
-        pred = res.pred_sem_seg.data[0].cpu().numpy()
-        rgb = read_rs_image(img_path)[..., ::-1]
-        tile = draw_referring_overlay(rgb, text, pred_mask=pred, gt_mask=gt)
+    res = inference_model(model, img_path, text)
+    pred = res.pred_sem_seg.data[0].cpu().numpy()
+    return draw_referring_overlay(
+        read_rs_image(img_path)[..., ::-1], text, pred_mask=pred, gt_mask=gt)
+
+
+def draw_overlays(model, data_root, out_dir, num):
+    import cv2
+    os.makedirs(out_dir, exist_ok=True)
+    tiles = []
+    for sid, text in read_test_split(data_root)[:num]:
+        tile = predict_tile(model, data_root, sid, text, with_gt=True)
         cv2.imwrite(osp.join(out_dir, f'{sid}.png'), tile[..., ::-1])
         tiles.append(tile)
     return tiles
@@ -142,23 +154,12 @@ def draw_overlays(model, cfg, data_root, out_dir, num):
 
 def same_image_sheet(model, data_root):
     """One scene, every sentence written for it: the masks must differ."""
-    from mmrrsis.apis import inference_model
-    from mmrrsis.datasets.transforms import read_rs_image
-    from mmrrsis.visualization import draw_referring_overlay
-    with open(osp.join(data_root, 'output_phrase_test.txt')) as f:
-        lines = [ln.strip().split(' ', 1) for ln in f if ln.strip()]
     by_scene = {}
-    for sid, text in lines:
+    for sid, text in read_test_split(data_root):
         by_scene.setdefault(sid.rsplit('_', 1)[0], []).append((sid, text))
     scene = max(by_scene.values(), key=len)
-    tiles = []
-    for sid, text in scene:
-        img_path = osp.join(data_root, 'images', sid + '.tif')
-        res = inference_model(model, img_path, text)
-        pred = res.pred_sem_seg.data[0].cpu().numpy()
-        tiles.append(draw_referring_overlay(
-            read_rs_image(img_path)[..., ::-1], text, pred_mask=pred))
-    return tiles
+    return [predict_tile(model, data_root, sid, text, with_gt=False)
+            for sid, text in scene]
 
 
 def contact_sheet(tiles, cols=4, scale=2):
@@ -204,7 +205,7 @@ def main():
     model = runner.model
     model.cfg = cfg
     model.eval()
-    tiles = draw_overlays(model, cfg, data_root,
+    tiles = draw_overlays(model, data_root,
                           osp.join(args.work_dir, 'overlays'),
                           args.num_overlays)
     summary_png = osp.join(args.work_dir, 'demo_summary.png')

@@ -13,6 +13,8 @@ from mmengine.runner.checkpoint import CheckpointLoader
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
+from mmrrsis.datasets.transforms import to_bgr3
+
 ImageType = Union[str, Path, np.ndarray]
 
 # transforms that need a ground truth or are training-only
@@ -136,11 +138,8 @@ def _prepare(image: ImageType, text: str, pipeline: List[dict],
     steps = list(pipeline)
     if isinstance(image, np.ndarray):
         steps = [t for t in steps if t['type'] not in _LOADERS]
-        img = image
-        if img.ndim == 2:
-            img = np.repeat(img[..., None], 3, axis=2)
-        elif img.ndim == 3 and img.shape[2] > 3:
-            img = img[..., :3]
+        # same band policy as LoadRSImageFromFile (array given as BGR)
+        img = to_bgr3(image, bgr_order=True)
         results = dict(img=img, img_path=None, img_shape=img.shape[:2],
                        ori_shape=img.shape[:2])
     else:

@@ -36,13 +36,10 @@ class RefSegInferencer:
 
     @staticmethod
     def _rgb(image: ImageType) -> np.ndarray:
-        if isinstance(image, np.ndarray):
-            img = image
-            if img.ndim == 2:
-                img = np.repeat(img[..., None], 3, axis=2)
-            return np.ascontiguousarray(img[..., :3][..., ::-1])  # BGR->RGB
-        from mmrrsis.datasets.transforms import read_rs_image
-        return np.ascontiguousarray(read_rs_image(str(image))[..., ::-1])
+        from mmrrsis.datasets.transforms import read_rs_image, to_bgr3
+        bgr = (to_bgr3(image, bgr_order=True) if isinstance(image, np.ndarray)
+               else read_rs_image(str(image)))
+        return np.ascontiguousarray(bgr[..., ::-1])
 
     def __call__(self,
                  images: Union[ImageType, Sequence[ImageType]],
