@@ -168,7 +168,11 @@ class ReferringEncoderDecoder(EncoderDecoder):
     def _fuse(self, i: int, x: Tensor, text: Dict[str, Tensor]):
         if i >= len(self.fusions) or not self._has_fusion[i]:
             return x, x
-        return self.fusions[i](x, text['feats'], text['mask'])
+        fusion = self.fusions[i]
+        if getattr(fusion, 'with_text_dict', False):
+            # e.g. FIAM, which also reads the object / spatial token masks
+            return fusion(x, text)
+        return fusion(x, text['feats'], text['mask'])
 
     def extract_feat(self, inputs: Tensor,
                      texts: Optional[Sequence[str]] = None) -> dict:
@@ -180,7 +184,8 @@ class ReferringEncoderDecoder(EncoderDecoder):
 
         Returns:
             dict: ``img_feats`` (tuple of [B, Ci, Hi, Wi]), ``text_feats``,
-            ``text_mask``, ``text_pooled``.
+            ``text_mask``, ``text_pooled``, and ``text``: the whole text
+            dict (with any extra keys the text encoder or neck added).
         """
         if texts is None:
             raise ValueError('ReferringEncoderDecoder needs the expressions: '
@@ -199,14 +204,22 @@ class ReferringEncoderDecoder(EncoderDecoder):
                          for i, f in enumerate(feats)]
         if self.with_neck:
             if getattr(self.neck, 'with_text', False):
-                feats = self.neck(feats, text)
+                out = self.neck(feats, text)
+                # a text-aware neck may also refine the language side
+                # (e.g. CroBIM's CAPM): it then returns (feats, text)
+                if isinstance(out, tuple) and len(out) == 2 and isinstance(
+                        out[1], dict):
+                    feats, text = out
+                else:
+                    feats = out
             else:
                 feats = self.neck(feats)
         return dict(
             img_feats=tuple(feats),
             text_feats=text['feats'],
             text_mask=text['mask'],
-            text_pooled=text['pooled'])
+            text_pooled=text['pooled'],
+            text=text)
 
     # ----------------------------------------------------------- modes
     def encode_decode(self, inputs: Tensor,
