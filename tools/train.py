@@ -48,6 +48,13 @@ def main():
     cfg = load_config(args.config, args.launcher, args.cfg_options,
                       args.work_dir)
     if args.amp:
+        import torch
+        if not torch.cuda.is_available():
+            # MMEngine's AmpOptimWrapper asserts a GPU/NPU/MLU/MUSA device;
+            # say so before the runner is built rather than mid-way.
+            sys.exit('--amp needs a CUDA device: MMEngine\'s AmpOptimWrapper '
+                     'does not run on the CPU. Drop --amp to train on the '
+                     'CPU in float32.')
         if cfg.optim_wrapper.type == 'AmpOptimWrapper':
             print_log('AMP training is already enabled in your config.',
                       logger='current', level=logging.WARNING)
