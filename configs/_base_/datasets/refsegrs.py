@@ -1,13 +1,19 @@
 # RefSegRS (Yuan et al., TGRS 2024) as released: images/*.tif, masks/*.tif,
-# output_phrase_{train,val,test}.txt. LAVT/RMSIN protocol: 480x480 resize,
-# no flip, ImageNet normalisation (in the model's data preprocessor), and
-# scoring against the ground truth resized to the network input.
+# output_phrase_{train,val,test}.txt (2,172 / 431 / 1,817 expressions,
+# 512x512; docs/datasets.md). LAVT/RMSIN protocol: 480x480 resize, no flip,
+# ImageNet normalisation (in the model's data preprocessor), and scoring
+# against the ground truth resized to the network input.
 dataset_type = 'RefSegRSDataset'
 data_root = 'data/RefSegRS'
 img_scale = (480, 480)
+mask_threshold = 50  # RefSegRS masks are 8-bit with soft edges: fg = > 50
+# check_files: drop (and list by ref id) samples whose image / mask is
+# missing; masks are not read at load (set check_masks=True to list empty
+# or all-foreground masks, ~0.5 ms per mask)
+dataset_checks = dict(check_files=True)
 train_pipeline = [
     dict(type='LoadRSImageFromFile'),
-    dict(type='LoadReferringAnnotations'),
+    dict(type='LoadReferringAnnotations', threshold=mask_threshold),
     dict(type='Resize', scale=img_scale, keep_ratio=False),
     dict(type='CleanExpression'),
     dict(type='PackReferringInputs'),
@@ -15,7 +21,7 @@ train_pipeline = [
 test_pipeline = [
     dict(type='LoadRSImageFromFile'),
     dict(type='Resize', scale=img_scale, keep_ratio=False),
-    dict(type='LoadReferringAnnotations'),
+    dict(type='LoadReferringAnnotations', threshold=mask_threshold),
     dict(type='CleanExpression'),
     dict(type='PackReferringInputs'),
 ]
@@ -25,20 +31,23 @@ train_dataloader = dict(
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(type=dataset_type, data_root=data_root, split='train',
-                 pipeline=train_pipeline))
+                 pipeline=train_pipeline, **dataset_checks))
 val_dataloader = dict(
     batch_size=1,
     num_workers=4,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(type=dataset_type, data_root=data_root, split='val',
-                 pipeline=test_pipeline))
+                 pipeline=test_pipeline, **dataset_checks))
 test_dataloader = dict(
     batch_size=1,
     num_workers=4,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(type=dataset_type, data_root=data_root, split='test',
-                 pipeline=test_pipeline))
-val_evaluator = dict(type='RefSegMetric', eval_resolution='input')
+                 pipeline=test_pipeline, **dataset_checks))
+# Paper protocol (LAVT/RMSIN test.py): metrics at the 480x480 network input,
+# and IoU = 0 for a sample whose prediction and ground truth are both empty
+val_evaluator = dict(
+    type='RefSegMetric', eval_resolution='input', empty_union_iou=0.0)
 test_evaluator = val_evaluator

@@ -1,3 +1,5 @@
+from .bsc import BSC
+from .fiam import FIAM
 from .pwam import PWAM
 
-__all__ = ['PWAM']
+__all__ = ['PWAM', 'FIAM', 'BSC']

@@ -1,0 +1,5 @@
+from .capm import CAPM
+from .lgfa import LGFA
+from .tmem import TMEM
+
+__all__ = ['CAPM', 'LGFA', 'TMEM']

@@ -1,0 +1,55 @@
+# RRSIS-D (RMSIN, CVPR 2024) as released: rrsisd/refs(unc).p,
+# rrsisd/instances.json (COCO RLE masks), images/rrsisd/JPEGImages/*.jpg
+# (12,181 / 1,740 / 3,481 refs, one sentence each, 800x800;
+# docs/datasets.md). LAVT/RMSIN protocol: 480x480 resize, no flip, ImageNet
+# normalisation (in the model's data preprocessor), metrics at the input.
+dataset_type = 'RRSISDDataset'
+data_root = 'data/RRSIS-D'  # RMSIN's refer/data folder
+img_scale = (480, 480)
+# masks are decoded in LoadReferringAnnotations from the RLE (gt_mask);
+# empty / all-foreground masks are listed by ref id at load (cheap: areas
+# come from the RLE); missing images are dropped and listed
+dataset_checks = dict(check_files=True, check_masks=True)
+train_pipeline = [
+    dict(type='LoadRSImageFromFile'),
+    dict(type='LoadReferringAnnotations'),
+    dict(type='Resize', scale=img_scale, keep_ratio=False),
+    dict(type='CleanExpression'),
+    dict(type='PackReferringInputs'),
+]
+test_pipeline = [
+    dict(type='LoadRSImageFromFile'),
+    dict(type='Resize', scale=img_scale, keep_ratio=False),
+    dict(type='LoadReferringAnnotations'),
+    dict(type='CleanExpression'),
+    dict(type='PackReferringInputs'),
+]
+train_dataloader = dict(
+    batch_size=2,  # per GPU; 4 GPUs x 2 = 8 per step (RMSIN recipe)
+    num_workers=4,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    # one sample per (ref, sentence); RMSIN draws one random sentence per
+    # ref (sentences='random'): identical on RRSIS-D (one sentence per ref)
+    dataset=dict(type=dataset_type, data_root=data_root, split='train',
+                 sentences='all', pipeline=train_pipeline, **dataset_checks))
+val_dataloader = dict(
+    batch_size=1,
+    num_workers=4,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    # every sentence of every ref is scored (RMSIN test.py)
+    dataset=dict(type=dataset_type, data_root=data_root, split='val',
+                 sentences='all', pipeline=test_pipeline, **dataset_checks))
+test_dataloader = dict(
+    batch_size=1,
+    num_workers=4,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(type=dataset_type, data_root=data_root, split='test',
+                 sentences='all', pipeline=test_pipeline, **dataset_checks))
+# Paper protocol (RMSIN test.py): metrics at the 480x480 network input, and
+# IoU = 0 for a sample whose prediction and ground truth are both empty
+val_evaluator = dict(
+    type='RefSegMetric', eval_resolution='input', empty_union_iou=0.0)
+test_evaluator = val_evaluator

@@ -1,0 +1,181 @@
+"""FIAM: FIANet's fine-grained image-text alignment module."""
+from typing import Dict, List, Optional, Tuple
+
+import torch
+import torch.nn as nn
+from mmengine.model import BaseModule
+from mmseg.registry import MODELS
+from torch import Tensor
+
+from .pwam import PWAM
+
+
+class ImageLanguageAttention(nn.Module):
+    """Pixel-word cross-attention (LAVT's "spatial image-language
+    attention"), on its own: PWAM's attention without PWAM's visual
+    projection and product.
+
+    Queries: 1x1 conv + InstanceNorm of the visual tokens; keys and values:
+    1x1 convs of the word features, zeroed on masked words; logits scaled
+    by ``key_channels ** -0.5`` (the full key width, as in LAVT), -1e4 on
+    masked words; output: 1x1 conv + InstanceNorm. The computation is
+    :meth:`PWAM.attend` (reused, not copied); the sub-module names match
+    PWAM's.
+
+    When every word of a sample is masked the keys and values are zero, the
+    attention output is the constant conv bias, and the InstanceNorm maps it
+    to exactly zero.
+
+    Shapes:
+        x [B, C, N]; text_feats [B, L, Ct]; text_mask [B, L] ->
+        [B, value_channels, N].
+    """
+
+    def __init__(self,
+                 in_channels: int,
+                 text_channels: int,
+                 key_channels: Optional[int] = None,
+                 value_channels: Optional[int] = None,
+                 num_heads: int = 1) -> None:
+        super().__init__()
+        key_channels = key_channels or in_channels
+        value_channels = value_channels or in_channels
+        if key_channels % num_heads or value_channels % num_heads:
+            raise ValueError(f'key/value channels ({key_channels}, '
+                             f'{value_channels}) must be divisible by '
+                             f'num_heads={num_heads}')
+        self.num_heads = num_heads
+        self.key_channels = key_channels
+        self.f_query = nn.Sequential(
+            nn.Conv1d(in_channels, key_channels, 1),
+            nn.InstanceNorm1d(key_channels))
+        self.f_key = nn.Conv1d(text_channels, key_channels, 1)
+        self.f_value = nn.Conv1d(text_channels, value_channels, 1)
+        self.W = nn.Sequential(
+            nn.Conv1d(value_channels, value_channels, 1),
+            nn.InstanceNorm1d(value_channels))
+
+    forward = PWAM.attend
+
+
+def tanh_gate(channels: int) -> nn.Sequential:
+    """LAVT's language gate: Linear-ReLU-Linear-Tanh, no biases."""
+    return nn.Sequential(
+        nn.Linear(channels, channels, bias=False), nn.ReLU(),
+        nn.Linear(channels, channels, bias=False), nn.Tanh())
+
+
+def _gated(gate: nn.Module, x: Tensor) -> Tensor:
+    """``gate(x) * x`` for channel-first tokens x [B, C, N]."""
+    return gate(x.transpose(1, 2)).transpose(1, 2) * x
+
+
+@MODELS.register_module()
+class FIAM(BaseModule):
+    """Fine-grained Image-text Alignment Module (FIANet, Lei et al., TGRS
+    2024; official code: ``MMBasicLayer.forward`` and ``OPAB`` in
+    ``lib/backbone.py`` of GitHub Shaosifan/FIANet). The paper's method
+    section was not available to us: the structure follows the official
+    code, which its authors point to as the FIA implementation.
+
+    Used inside each backbone stage after its blocks (early fusion, as
+    LAVT's PWAM). With x the stage's visual map, and the context (whole
+    sentence), ground-object and spatial-position texts of
+    :class:`SplitTextEncoder`:
+
+    1. channel gate ``g = sigmoid(W2 relu(W1 avgpool(x)))``, W1: C -> C/8;
+    2. context branch: ``xr = PWAM(x, context)`` (LAVT's pixel-word
+       attention, no gate inside), gated ``xr_g = tanh_gate(xr) * xr``;
+    3. object branch: ``go = attn(x, object)``, gated
+       ``go = tanh_gate(go) * go``;
+    4. spatial branch: ``sp = attn(x, spatial)``; its channel mean and max
+       (B, 2, H, W) -> 3x3 conv (no bias) -> sigmoid: a spatial map
+       ``s`` [B, 1, H, W];
+    5. ``stream = x + (xr_g + go * s) * g`` continues through the backbone,
+       and ``out = xr`` goes to the neck/decoder (the official code passes
+       the context PWAM output on, as LAVT does; the stage norm is applied
+       by the stage runner).
+
+    Because only ``xr`` leaves the last stage, everything but the context
+    PWAM is idle there (:meth:`stream_only_parameters`; the segmentor
+    freezes it). The official ``OPAB.go_embedding`` Linear is never used
+    in its forward and is not built here (the converter drops it). The
+    paper does not say how the linear layers start: as the official
+    ``init_weights``, Linear weights are truncated normal (std 0.02) with
+    zero biases, so the gates start open (unlike mmrrsis's PWAM gate).
+
+    Args:
+        in_channels (int): Visual channels C.
+        text_channels (int): Word feature channels (BERT: 768).
+        num_heads (int): Heads of the three attentions (official: 1).
+        dropout (float): Dropout inside PWAM (official: 0).
+        reduction (int): Channel-gate reduction. Defaults to 8.
+        with_spatial (bool): Use the spatial branch; without it the object
+            branch enters ungated (``go`` instead of ``go * s``), the
+            "without spatial position text" ablation. Defaults to True.
+        init_cfg (dict | list[dict], optional): Initialisation config.
+
+    Shapes:
+        x: [B, C, H, W]; ``text`` dict with ``feats``, ``object_feats``,
+        ``spatial_feats`` [B, L, Ct] and ``mask``, ``object_mask``,
+        ``spatial_mask`` [B, L]. Returns ``(stream, out)``, [B, C, H, W].
+    """
+
+    #: the segmentor passes the whole text dict
+    with_text_dict = True
+
+    def __init__(self,
+                 in_channels: int,
+                 text_channels: int,
+                 num_heads: int = 1,
+                 dropout: float = 0.0,
+                 reduction: int = 8,
+                 with_spatial: bool = True,
+                 init_cfg=dict(type='TruncNormal', layer='Linear', std=0.02,
+                               bias=0.0)) -> None:
+        super().__init__(init_cfg=init_cfg)
+        C = in_channels
+        self.with_spatial = with_spatial
+        self.channel_gate = nn.Sequential(
+            nn.Linear(C, C // reduction), nn.ReLU(),
+            nn.Linear(C // reduction, C), nn.Sigmoid())
+        self.context_attn = PWAM(C, text_channels, num_heads=num_heads,
+                                 dropout=dropout, with_gate=False)
+        self.context_gate = tanh_gate(C)
+        self.object_attn = ImageLanguageAttention(
+            C, text_channels, num_heads=num_heads)
+        self.object_gate = tanh_gate(C)
+        if with_spatial:
+            self.spatial_attn = ImageLanguageAttention(
+                C, text_channels, num_heads=num_heads)
+            self.spatial_conv = nn.Conv2d(2, 1, 3, padding=1, bias=False)
+
+    def stream_only_parameters(self) -> List[nn.Parameter]:
+        """Everything but the context PWAM only shapes ``stream``."""
+        keep = {id(p) for p in self.context_attn.parameters()}
+        return [p for p in self.parameters() if id(p) not in keep]
+
+    def spatial_map(self, flat: Tensor, text: Dict[str, Tensor],
+                    hw: Tuple[int, int]) -> Tensor:
+        """Spatial-position map [B, 1, N] from the spatial text."""
+        sp = self.spatial_attn(flat, text['spatial_feats'],
+                               text['spatial_mask'])  # B C N
+        sp = sp.view(*sp.shape[:2], *hw)
+        pooled = torch.cat([sp.mean(1, keepdim=True),
+                            sp.amax(1, keepdim=True)], dim=1)
+        return torch.sigmoid(self.spatial_conv(pooled)).flatten(2)
+
+    def forward(self, x: Tensor,
+                text: Dict[str, Tensor]) -> Tuple[Tensor, Tensor]:
+        B, C, H, W = x.shape
+        flat = x.flatten(2)  # B C N
+        g = self.channel_gate(flat.mean(2)).unsqueeze(2)  # B C 1
+        _, xr = self.context_attn(x, text['feats'], text['mask'])
+        xr = xr.flatten(2)
+        go = self.object_attn(flat, text['object_feats'],
+                              text['object_mask'])
+        go = _gated(self.object_gate, go)
+        if self.with_spatial:
+            go = go * self.spatial_map(flat, text, (H, W))
+        stream = flat + (_gated(self.context_gate, xr) + go) * g
+        return stream.view(B, C, H, W), xr.view(B, C, H, W)

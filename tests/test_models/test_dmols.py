@@ -1,0 +1,220 @@
+"""D-MOLS: entity-word erasure and reconstruction (BTDNet), and its effect
+on a whole segmentor (training loss only, never inference)."""
+import copy
+
+import pytest
+import torch
+from mmengine.config import ConfigDict
+from model_test_utils import (MINILM, SWIN_CHANNELS, make_samples,
+                              tiny_segmentor_cfg)
+from mmseg.registry import MODELS
+
+from mmrrsis.models.decode_heads.dmols_head import EntityWordTagger
+
+SIZES = [16, 8, 4, 2]  # a 64 px input
+CT = 12
+
+
+@pytest.fixture(scope='module')
+def tokenizer():
+    from transformers import AutoTokenizer
+
+    from mmrrsis.models.text_encoders import resolve_model_path
+    return AutoTokenizer.from_pretrained(resolve_model_path(MINILM))
+
+
+def _tagged(tokenizer, sentence, words=('building', 'storage tank', 'car',
+                                        'windmill', 'tree', 'road marking')):
+    tagger = EntityWordTagger(tokenizer, words)
+    ids = tokenizer([sentence], return_tensors='pt')['input_ids']
+    flags = tagger(ids)[0]
+    toks = tokenizer.convert_ids_to_tokens(ids[0])
+    return [t for t, f in zip(toks, flags) if f]
+
+
+def test_tagger_finds_entity_word_pieces(tokenizer):
+    assert _tagged(tokenizer, 'the red building left of two storage tanks') \
+        == ['building', 'storage', 'tanks']
+    assert _tagged(tokenizer, 'the cars near the windmills') == [
+        'cars', 'windmill', '##s']
+    assert _tagged(tokenizer, 'the road marking') == ['road', 'marking']
+    # word boundaries: pieces of other words do not match
+    assert _tagged(tokenizer, 'a treehouse next to the cart') == []
+    assert _tagged(tokenizer, 'the red square at the top') == []
+
+
+def _head(**kwargs):
+    cfg = dict(type='DMOLSHead', in_channels=list(SWIN_CHANNELS),
+               in_index=(2, 3), embed_dims=16, num_layers=1, num_heads=2,
+               tokenizer=MINILM, loss_weight=1.0)
+    cfg.update(kwargs)
+    torch.manual_seed(0)
+    head = MODELS.build(cfg)
+    head.init_weights()
+    return head
+
+
+def _inputs(tokenizer, sentences, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    tok = tokenizer(sentences, padding='max_length', max_length=12,
+                    return_tensors='pt')
+    B = len(sentences)
+    feats = tuple(
+        torch.randn(B, c, s, s, generator=g).requires_grad_(True)
+        for c, s in zip(SWIN_CHANNELS, SIZES))
+    text = dict(input_ids=tok['input_ids'], mask=tok['attention_mask'],
+                feats=torch.randn(B, 12, CT, generator=g))
+    return dict(img_feats=feats, text=text)
+
+
+SENTENCES = ['the red building on the left', 'two storage tanks at the top']
+
+
+def test_erases_entities_and_learns_from_visual_features(tokenizer):
+    head = _head()
+    inputs = _inputs(tokenizer, SENTENCES)
+    out = head(inputs)
+    ids = inputs['text']['input_ids']
+    assert out['entity'].sum() == 3  # building; storage tanks
+    assert (out['erased_ids'][out['entity']] == tokenizer.mask_token_id).all()
+    assert torch.equal(out['erased_ids'][~out['entity']],
+                       ids[~out['entity']])
+    losses = head.loss(inputs, make_samples(SENTENCES), ConfigDict())
+    assert set(losses) == {'loss_re', 'acc_re'}
+    assert losses['loss_re'] > 0
+    losses['loss_re'].backward()
+    grads = [f.grad for f in inputs['img_feats']]
+    # L_re reaches the multimodal visual features it reads, only those
+    assert grads[0] is None and grads[1] is None
+    assert grads[2].abs().sum() > 0 and grads[3].abs().sum() > 0
+
+
+def test_erased_word_is_not_visible(tokenizer):
+    """The reconstruction cannot read the erased word from the text: two
+    sentences differing only in their entity give the same prediction."""
+    head = _head()
+    head.eval()
+    a = _inputs(tokenizer, ['the red building on the left'])
+    b = _inputs(tokenizer, ['the red car on the left'])
+    with torch.no_grad():
+        pa, pb = head(a)['hidden'], head(b)['hidden']
+    torch.testing.assert_close(pa, pb)
+    # ...while the image does change it
+    c = _inputs(tokenizer, ['the red building on the left'], seed=1)
+    with torch.no_grad():
+        assert not torch.allclose(head(c)['hidden'], pa)
+
+
+def test_reconstruction_learns(tokenizer):
+    head = _head()
+    inputs = _inputs(tokenizer, SENTENCES)
+    inputs['img_feats'] = tuple(f.detach() for f in inputs['img_feats'])
+    opt = torch.optim.Adam(head.parameters(), lr=1e-2)
+    first = None
+    for _ in range(30):
+        loss = head.loss(inputs, None, ConfigDict())['loss_re']
+        first = first if first is not None else float(loss)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert float(loss) < 0.2 * first
+
+
+def test_no_entity_gives_zero_loss(tokenizer):
+    head = _head()
+    inputs = _inputs(tokenizer, ['the red square', 'a blue circle'])
+    losses = head.loss(inputs, None, ConfigDict())
+    assert float(losses['loss_re']) == 0
+    losses['loss_re'].backward()  # still connected to the graph
+
+
+def test_feature_target(tokenizer):
+    head = _head(target='feature', text_channels=CT)
+    inputs = _inputs(tokenizer, SENTENCES)
+    out = head(inputs)
+    assert head.predict_words(out['hidden']).shape == (2, 12, CT)
+    loss = head.loss(inputs, None, ConfigDict())['loss_re']
+    assert 0 < float(loss) <= 2
+    with pytest.raises(ValueError, match='text_channels'):
+        _head(target='feature')
+
+
+# ---------------------------------------------------------------- segmentor
+def _btdnet_cfg(with_dmols):
+    cfg = tiny_segmentor_cfg(
+        fusion=dict(type='BSC', in_channels=list(SWIN_CHANNELS)),
+        decode_head=dict(
+            type='TBTDHead', in_channels=list(SWIN_CHANNELS), channels=16,
+            text_channels=None, dilations=(1, 2), num_stream_convs=1,
+            num_classes=2, dropout_ratio=0.0,
+            norm_cfg=dict(type='BN', requires_grad=True), align_corners=True,
+            loss_decode=[dict(type='CrossEntropyLoss', loss_weight=1.0),
+                         dict(type='ForegroundDiceLoss', loss_weight=1.0)]))
+    if with_dmols:
+        cfg['auxiliary_head'] = dict(
+            type='DMOLSHead', in_channels=list(SWIN_CHANNELS),
+            in_index=(2, 3), embed_dims=16, num_layers=1, num_heads=2,
+            tokenizer=MINILM)
+    return cfg
+
+
+def _batch(seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(2, 3, 64, 64, generator=g), make_samples(SENTENCES)
+
+
+def test_dmols_changes_training_loss_not_inference():
+    torch.manual_seed(0)
+    with_d = MODELS.build(_btdnet_cfg(True))
+    with_d.init_weights()
+    without = MODELS.build(_btdnet_cfg(False))
+    missing, unexpected = without.load_state_dict(with_d.state_dict(),
+                                                  strict=False)
+    assert not missing and unexpected  # only D-MOLS weights are extra
+    assert all(k.startswith('auxiliary_head.') for k in unexpected)
+
+    # inference: identical outputs
+    imgs, samples = _batch()
+    for m in (with_d, without):
+        m.eval()
+    with torch.no_grad():
+        p1 = with_d.predict(imgs, copy.deepcopy(samples))
+        p2 = without.predict(imgs, copy.deepcopy(samples))
+    for a, b in zip(p1, p2):
+        torch.testing.assert_close(a.seg_logits.data, b.seg_logits.data,
+                                   rtol=0, atol=0)
+        assert torch.equal(a.pred_sem_seg.data, b.pred_sem_seg.data)
+
+    # training: the same segmentation losses plus L_re, which changes the
+    # gradients of the backbone and the fusion blocks
+    grads = []
+    for m in (with_d, without):
+        m.train()
+        m.zero_grad()
+        losses = m.loss(imgs, copy.deepcopy(samples))
+        total = sum(v for k, v in losses.items() if 'loss' in k)
+        total.backward()
+        grads.append((losses, float(total),
+                      m.fusions[2].f_query[0].weight.grad.clone()))
+    (l1, t1, g1), (l2, t2, g2) = grads
+    assert 'aux.loss_re' in l1 and 'aux.loss_re' not in l2
+    assert float(l1['aux.loss_re']) > 0
+    for k, v in l2.items():
+        torch.testing.assert_close(l1[k], v)
+    assert t1 > t2
+    assert not torch.allclose(g1, g2)
+
+
+def test_segmentor_passes_grounded_words_to_heads():
+    torch.manual_seed(0)
+    model = MODELS.build(_btdnet_cfg(True))
+    model.init_weights()
+    imgs, samples = _batch()
+    feats = model.extract_feat(imgs, SENTENCES)
+    text = feats['text']
+    assert text['bsc_feats'].shape == text['feats'].shape
+    assert text['bsc_source'] is text['feats']
+    # the last-stage stream gate is frozen, the word update is not
+    last = model.fusions[3]
+    assert not last.gate[2].weight.requires_grad
+    assert last.word_out.weight.requires_grad
