@@ -18,8 +18,8 @@ SENTENCE_MODES = ('all', 'first', 'random')
 class RRSISDDataset(BaseReferringDataset):
     """RRSIS-D: refs from ``refs(unc).p``, masks from ``instances.json``.
 
-    On-disk layout, exactly as downloaded (RMSIN README; the folder RMSIN
-    calls ``refer/data``)::
+    On-disk layout, exactly as downloaded (RMSIN README; RMSIN's
+    ``refer/data`` folder)::
 
         data_root/
         ├── rrsisd/

@@ -77,6 +77,16 @@ def test_losses_on_both_streams_and_joint():
         assert p.grad is not None and p.grad.abs().sum() > 0
 
 
+def test_trains_with_batch_one():
+    head = _head()
+    inputs = _inputs()
+    one = dict(img_feats=tuple(f[:1] for f in inputs['img_feats']),
+               text=dict(feats=inputs['text']['feats'][:1],
+                         mask=inputs['text']['mask'][:1]))
+    losses = head.loss(one, make_samples(['a']), ConfigDict())
+    assert torch.isfinite(losses['loss_bg_bce'])
+
+
 def test_background_stream_learns_the_complement():
     head = _head()
     head.eval()  # fixed BN statistics: stream logits do not depend on batch

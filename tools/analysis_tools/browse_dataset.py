@@ -6,8 +6,9 @@ train split shows the training transforms) and is drawn with
 the ground-truth mask in green. One png per sample,
 ``{image stem}_s{sample index}.png``.
 
-    python tools/analysis_tools/browse_dataset.py configs/lavt/lavt_swinb_rrsisd.py \
-        --split val --num 20 --output-dir work_dirs/browse_rrsisd
+    python tools/analysis_tools/browse_dataset.py \
+        configs/lavt/lavt_swinb_rrsisd.py --split val --num 20 \
+        --output-dir work_dirs/browse_rrsisd
 """
 import argparse
 import os

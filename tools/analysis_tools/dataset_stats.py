@@ -7,8 +7,8 @@ original resolution; and below 1 % of the image). Empty and all-foreground
 masks are listed by ref id. Printed, and plotted to a png (matplotlib, or
 OpenCV when matplotlib is missing).
 
-    python tools/analysis_tools/dataset_stats.py configs/lavt/lavt_swinb_rrsisd.py \
-        --out-dir work_dirs/stats_rrsisd
+    python tools/analysis_tools/dataset_stats.py \
+        configs/lavt/lavt_swinb_rrsisd.py --out-dir work_dirs/stats_rrsisd
 
 Masks are read once per distinct mask (RRSIS-D: measured on the RLE, no
 decoding; RefSegRS / RISBench: the mask files are read, ~0.5 ms each).
@@ -18,7 +18,7 @@ import os
 import os.path as osp
 import sys
 from collections import OrderedDict
-from typing import Dict, List, Optional
+from typing import Dict, Optional
 
 import numpy as np
 

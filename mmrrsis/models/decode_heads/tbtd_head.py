@@ -48,9 +48,10 @@ class TBTDHead(BaseReferringHead):
 
     1. MCI: each scale -> 1x1 ConvModule to ``channels``, upsampled to the
        finest scale (H/4), concatenated, 1x1 ConvModule -> ``channels``;
-       then context branches (3x3 convs with ``dilations`` and an image-pool
-       branch) concatenated and fused by a 1x1 ConvModule, added back
-       (residual) -> ``F`` [B, C, H/4, W/4].
+       then context branches (3x3 convs with ``dilations`` and an
+       image-pool branch without norm, so batch 1 trains) concatenated and
+       fused by a 1x1 ConvModule, added back (residual)
+       -> ``F`` [B, C, H/4, W/4].
     2. Sentence vector ``t`` = masked mean of the words, the BSC-grounded
        ones (``text['bsc_feats']``) when present, else the text encoder's.
     3. Target stream ``Ft, z_fg = stream_t(F, t)``; background stream
@@ -121,8 +122,12 @@ class TBTDHead(BaseReferringHead):
             ConvModule(channels, channels, 3, padding=d, dilation=d, **conv)
             for d in dilations
         ])
+        # no norm on the pooled 1x1 map: BN cannot train on one value per
+        # channel (batch 1 per GPU)
         self.image_pool = nn.Sequential(
-            nn.AdaptiveAvgPool2d(1), ConvModule(channels, channels, 1, **conv))
+            nn.AdaptiveAvgPool2d(1),
+            ConvModule(channels, channels, 1, conv_cfg=self.conv_cfg,
+                       norm_cfg=None, act_cfg=self.act_cfg))
         self.context_fuse = ConvModule(channels * (len(dilations) + 1),
                                        channels, 1, **conv)
         # ---- twin streams and the learnable fg-bg predictor
