@@ -62,11 +62,16 @@ def parse_args():
     p.add_argument('--img-size', type=int, default=96,
                    help='synthetic image size (the config resizes to its '
                    'own input size)')
-    p.add_argument('--num-overlays', type=int, default=12)
+    p.add_argument('--num-overlays', type=int, default=12,
+                   help='test samples drawn (at least 1)')
     p.add_argument('--strict', action='store_true',
                    help='exit 1 when a target (oIoU >= 75, shuffled <= '
                    'half) is missed')
-    return p.parse_args()
+    args = p.parse_args()
+    if args.num_overlays < 1:
+        p.error('--num-overlays must be at least 1 (the contact sheet '
+                'needs a picture)')
+    return args
 
 
 def step(msg):
