@@ -96,6 +96,17 @@ def make_data(data_root, args):
               'expressions')
 
 
+def check_work_dir(args):
+    """Refuse a work dir whose checkpoints belong to another config (the
+    runner dumps its config next to them): resuming them would fail."""
+    ckpts = glob.glob(osp.join(args.work_dir, 'iter_*.pth'))
+    if ckpts and not osp.exists(
+            osp.join(args.work_dir, osp.basename(args.config))):
+        sys.exit(f'{args.work_dir} holds checkpoints of another config (no '
+                 f'{osp.basename(args.config)} beside them); pass another '
+                 '--work-dir, or move that folder away.')
+
+
 def build_cfg(args, data_root):
     cfg = Config.fromfile(args.config)
     cfg.work_dir = args.work_dir
@@ -192,6 +203,7 @@ def contact_sheet(tiles, cols=4, scale=2):
 
 def main():
     args = parse_args()
+    check_work_dir(args)
     t0 = time.time()
     data_root = osp.join(args.work_dir, 'data')
     os.makedirs(args.work_dir, exist_ok=True)

@@ -40,3 +40,18 @@ def test_demo_runs_end_to_end_and_reports(tmp_path):
     assert again.returncode == 0, again.stderr[-3000:]
     assert 'reusing' in again.stdout
     assert 'Load checkpoint from' in again.stdout + again.stderr
+
+
+def test_demo_refuses_checkpoints_of_another_config(tmp_path):
+    work = tmp_path / 'demo'
+    work.mkdir()
+    (work / 'iter_10.pth').write_bytes(b'')
+    (work / 'lavt_tiny_synthetic.py').write_text('# another model\n')
+    proc = subprocess.run(
+        [sys.executable, osp.join(REPO_ROOT, 'demo', 'synthetic_demo.py'),
+         '--work-dir', str(work)],
+        cwd=REPO_ROOT, env=tool_env(), capture_output=True, text=True,
+        timeout=TOOL_TIMEOUT)
+    assert proc.returncode != 0
+    assert 'holds checkpoints of another config' in proc.stderr
+    assert not (work / 'data').exists()  # refused before any work
