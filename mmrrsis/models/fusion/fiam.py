@@ -7,7 +7,7 @@ from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 from torch import Tensor
 
-from .pwam import PWAM
+from .pwam import PWAM, build_attention_projections
 
 
 class ImageLanguageAttention(nn.Module):
@@ -46,14 +46,8 @@ class ImageLanguageAttention(nn.Module):
                              f'num_heads={num_heads}')
         self.num_heads = num_heads
         self.key_channels = key_channels
-        self.f_query = nn.Sequential(
-            nn.Conv1d(in_channels, key_channels, 1),
-            nn.InstanceNorm1d(key_channels))
-        self.f_key = nn.Conv1d(text_channels, key_channels, 1)
-        self.f_value = nn.Conv1d(text_channels, value_channels, 1)
-        self.W = nn.Sequential(
-            nn.Conv1d(value_channels, value_channels, 1),
-            nn.InstanceNorm1d(value_channels))
+        build_attention_projections(self, in_channels, text_channels,
+                                    key_channels, value_channels)
 
     forward = PWAM.attend
 

@@ -8,6 +8,22 @@ from mmseg.registry import MODELS
 from torch import Tensor
 
 
+def build_attention_projections(module: nn.Module, in_channels: int,
+                                text_channels: int, key_channels: int,
+                                value_channels: int) -> None:
+    """Give ``module`` the projections of LAVT's pixel-word attention
+    (``f_query``, ``f_key``, ``f_value``, ``W``; names as in LAVT, so
+    checkpoints map one to one) that :meth:`PWAM.attend` uses."""
+    module.f_query = nn.Sequential(
+        nn.Conv1d(in_channels, key_channels, 1),
+        nn.InstanceNorm1d(key_channels))
+    module.f_key = nn.Conv1d(text_channels, key_channels, 1)
+    module.f_value = nn.Conv1d(text_channels, value_channels, 1)
+    module.W = nn.Sequential(
+        nn.Conv1d(value_channels, value_channels, 1),
+        nn.InstanceNorm1d(value_channels))
+
+
 @MODELS.register_module()
 class PWAM(BaseModule):
     """Pixel-Word Attention Module with the Language Gate.
@@ -76,14 +92,8 @@ class PWAM(BaseModule):
         self.vis_project = nn.Sequential(
             nn.Conv1d(in_channels, in_channels, 1), nn.GELU(),
             nn.Dropout(dropout))
-        self.f_query = nn.Sequential(
-            nn.Conv1d(in_channels, key_channels, 1),
-            nn.InstanceNorm1d(key_channels))
-        self.f_key = nn.Conv1d(text_channels, key_channels, 1)
-        self.f_value = nn.Conv1d(text_channels, value_channels, 1)
-        self.W = nn.Sequential(
-            nn.Conv1d(value_channels, value_channels, 1),
-            nn.InstanceNorm1d(value_channels))
+        build_attention_projections(self, in_channels, text_channels,
+                                    key_channels, value_channels)
         self.project_mm = nn.Sequential(
             nn.Conv1d(value_channels, value_channels, 1), nn.GELU(),
             nn.Dropout(dropout))
