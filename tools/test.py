@@ -14,7 +14,8 @@ import mmrrsis  # noqa: E402,F401
 from mmengine.config import DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-from mmrrsis.apis.runtime import load_config, prepare_launch  # noqa: E402
+from mmrrsis.apis.runtime import (finish_launch, load_config,  # noqa: E402
+                                  prepare_launch)
 
 
 def parse_args():
@@ -84,6 +85,7 @@ def main():
     prepare_launch(cfg)
     runner = Runner.from_cfg(cfg)
     runner.test()
+    finish_launch()
 
 
 if __name__ == '__main__':

@@ -17,7 +17,8 @@ from mmengine.logging import print_log  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 from mmseg.registry import RUNNERS  # noqa: E402
 
-from mmrrsis.apis.runtime import load_config, prepare_launch  # noqa: E402
+from mmrrsis.apis.runtime import (finish_launch, load_config,  # noqa: E402
+                                  prepare_launch)
 
 
 def parse_args():
@@ -69,6 +70,7 @@ def main():
     runner = (Runner.from_cfg(cfg) if 'runner_type' not in cfg else
               RUNNERS.build(cfg))
     runner.train()
+    finish_launch()
 
 
 if __name__ == '__main__':

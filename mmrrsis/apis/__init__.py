@@ -1,10 +1,10 @@
 from .inference import (build_inference_pipeline, inference_model,
                         init_model, load_checkpoint_strict)
 from .refseg_inferencer import RefSegInferencer
-from .runtime import load_config, prepare_launch
+from .runtime import finish_launch, load_config, prepare_launch
 
 __all__ = [
     'init_model', 'inference_model', 'load_checkpoint_strict',
     'build_inference_pipeline', 'RefSegInferencer', 'prepare_launch',
-    'load_config'
+    'load_config', 'finish_launch'
 ]

@@ -96,3 +96,18 @@ def prepare_launch(cfg: Config) -> Config:
         if launcher == 'pytorch':
             _init_cpu_process_group(cfg)
     return cfg
+
+
+def finish_launch() -> None:
+    """Shut a distributed run down cleanly.
+
+    MMEngine leaves the process group alive at exit. With gloo on the CPU
+    the interpreter's teardown can then destroy the group's threads while
+    they still run (``terminate called without an active exception``,
+    SIGABRT in one rank after a run that finished). Wait for every rank,
+    then destroy the group.
+    """
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
