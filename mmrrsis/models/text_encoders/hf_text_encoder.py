@@ -119,7 +119,7 @@ class HFTextEncoder(BaseModule):
         self.pooling = pooling
         self._warned_truncation = False
         self.cache_size = cache_size if frozen_layers < 0 else 0
-        self._cache: 'OrderedDict[str, tuple]' = OrderedDict()
+        self._cache: 'OrderedDict[str, dict]' = OrderedDict()
 
         path = resolve_model_path(model_name_or_path)
         local = osp.isdir(path)
@@ -258,9 +258,9 @@ class HFTextEncoder(BaseModule):
                 new = self._encode(missing)
             finally:
                 self.pad_to_max_length = pad
+            # every key _encode returns (subclasses may add their own)
             for i, t in enumerate(missing):
-                self._cache[t] = tuple(new[k][i].detach() for k in (
-                    'feats', 'mask', 'pooled', 'input_ids'))
+                self._cache[t] = {k: v[i].detach() for k, v in new.items()}
         rows = []
         for t in texts:
             self._cache.move_to_end(t)
@@ -268,8 +268,7 @@ class HFTextEncoder(BaseModule):
         while len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
         device = next(self.model.parameters()).device
-        keys = ('feats', 'mask', 'pooled', 'input_ids')
         return {
-            k: torch.stack([r[i] for r in rows]).to(device)
-            for i, k in enumerate(keys)
+            k: torch.stack([r[k] for r in rows]).to(device)
+            for k in rows[0]
         }

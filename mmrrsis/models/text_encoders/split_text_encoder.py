@@ -1,7 +1,6 @@
 """Text encoder that also encodes the ground-object and spatial-position
 texts of an expression (FIANet)."""
-from collections import OrderedDict
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, List, Optional, Union
 
 import torch
 from mmseg.registry import MODELS
@@ -33,9 +32,9 @@ class SplitTextEncoder(HFTextEncoder):
     masks every word and FIAM's object branch outputs exactly zero, as in
     the official code.
 
-    Caching: with a frozen encoder (``cache_size > 0``) the object and
-    spatial features are cached beside the base class's cache, with the
-    same least-recently-used order, so every sentence is encoded once.
+    Caching: with a frozen encoder (``cache_size > 0``) the base class's
+    cache keeps every key :meth:`_encode` returns, the object and spatial
+    features included, so every sentence is encoded once.
 
     Args:
         splitter (dict | ExpressionSplitter, optional): Splitter arguments
@@ -56,7 +55,6 @@ class SplitTextEncoder(HFTextEncoder):
         if not isinstance(splitter, ExpressionSplitter):
             splitter = ExpressionSplitter(**(splitter or {}))
         self.splitter = splitter
-        self._split_cache: 'OrderedDict[str, tuple]' = OrderedDict()
 
     def _run(self, input_ids: Tensor, attention_mask: Tensor,
              **extra) -> Tensor:
@@ -94,31 +92,4 @@ class SplitTextEncoder(HFTextEncoder):
         out.update(self.encode_split(
             out['input_ids'], out['mask'], masks['object_mask'].to(device),
             masks['spatial_mask'].to(device), **extra))
-        if self.cache_size > 0:
-            for i, t in enumerate(texts):
-                self._split_cache[t] = tuple(
-                    out[k][i].detach() for k in SPLIT_KEYS)
-        return out
-
-    def forward(self, texts: Union[str, Sequence[str]]) -> Dict[str, Tensor]:
-        """Encode raw expressions (see the class docstring for the keys)."""
-        if isinstance(texts, str):
-            texts = [texts]
-        texts = list(texts)
-        out = super().forward(texts)
-        if self.cache_size <= 0:
-            return out
-        # the base cache returned its own keys; add ours, mirroring its
-        # least-recently-used order and size
-        rows = []
-        for t in texts:
-            self._split_cache.move_to_end(t)
-            rows.append(self._split_cache[t])
-        while len(self._split_cache) > self.cache_size:
-            self._split_cache.popitem(last=False)
-        device = out['feats'].device
-        out.update({
-            k: torch.stack([r[i] for r in rows]).to(device)
-            for i, k in enumerate(SPLIT_KEYS)
-        })
         return out
