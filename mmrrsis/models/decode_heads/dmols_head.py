@@ -9,24 +9,17 @@ from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, SampleList
 from torch import Tensor
 
+from ..text_encoders.expression_splitter import CLASS_WORDS
+
 #: Object (entity) nouns tagged by default: the RefSegRS classes, the
-#: RRSIS-D (DIOR) classes, the synthetic dataset's categories and a few
-#: common remote-sensing synonyms. Plurals are added automatically.
-ENTITY_WORDS: Tuple[str, ...] = (
-    # RefSegRS
-    'road', 'vehicle', 'car', 'van', 'building', 'truck', 'trailer', 'bus',
-    'road marking', 'bikeway', 'sidewalk', 'tree', 'low vegetation',
-    'impervious surface',
-    # RRSIS-D (DIOR)
-    'airplane', 'airport', 'golf field', 'expressway service area',
-    'baseball field', 'stadium', 'ground track field', 'storage tank',
-    'basketball court', 'chimney', 'tennis court', 'overpass',
-    'train station', 'ship', 'expressway toll station', 'dam', 'harbor',
-    'bridge', 'windmill',
-    # synthetic set and common synonyms
-    'pool', 'swimming pool', 'plane', 'aircraft', 'boat', 'house', 'tank',
-    'parking lot', 'playground', 'court', 'field', 'lake', 'river',
-    'vegetation', 'roof')
+#: RRSIS-D (DIOR) classes and the synthetic dataset's categories (the class
+#: lists of FIANet's expression splitter), and a few common remote-sensing
+#: synonyms. Plurals are added automatically.
+ENTITY_WORDS: Tuple[str, ...] = tuple(dict.fromkeys(
+    [w for words in CLASS_WORDS.values() for w in words] + [
+        'swimming pool', 'plane', 'aircraft', 'boat', 'house', 'tank',
+        'parking lot', 'playground', 'court', 'field', 'lake', 'river',
+        'vegetation', 'roof']))
 
 
 def _plural(phrase: str) -> str:
