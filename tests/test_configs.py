@@ -46,6 +46,9 @@ def offline_model_cfg(cfg: Config):
                 model_name_or_path=MINILM, pretrained=False,
                 config_overrides=dict(BERT_BASE_SMALL, hidden_size=hidden,
                                       num_attention_heads=hidden // 64))
+            if te.get('trainable_layers') is not None:
+                # 2 layers instead of 12: keep one trained, one frozen
+                te['trainable_layers'] = 1
     if model.get('backbone') is not None:
         model.backbone.init_cfg = None
     model.pop('pretrained', None)

@@ -12,6 +12,11 @@ visualizer = dict(
     name='visualizer')
 log_processor = dict(by_epoch=True)
 log_level = 'INFO'
+# RMSIN and FIANet fix seed 2401 (their train.py seed_everything) with
+# cuDNN benchmark off (env_cfg above). deterministic=False: MMEngine's
+# switch also calls torch.use_deterministic_algorithms(True), which raises
+# on CUDA's bilinear-upsampling backward that every head here uses.
+randomness = dict(seed=2401, deterministic=False)
 load_from = None
 resume = False
 tta_model = None

@@ -4,6 +4,7 @@
 _base_ = ['../fianet_swinb.py']
 model = dict(
     text_encoder=dict(_delete_=True, type='HFTextEncoder',
-                      model_name_or_path='bert-base-uncased', max_length=20),
+                      model_name_or_path='bert-base-uncased', max_length=20,
+                      trainable_layers=10),
     fusion=dict(_delete_=True, type='PWAM', in_channels=[128, 256, 512, 1024],
                 num_heads=1, dropout=0.0))

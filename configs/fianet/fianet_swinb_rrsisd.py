@@ -1,7 +1,9 @@
-# FIANet on RRSIS-D: 3 TMEM blocks, 22 tokens, the 20 DIOR class words,
-# lr 3e-5, 40 epochs, batch 8 on one GPU; otherwise as configs/fianet_swinb.py.
-# Not reproduced: the official loader pastes 20-60 black 32x32 boxes on the
-# images of a fixed random 20% of the training expressions (occlusion).
+# FIANet on RRSIS-D, the official recipe (Shaosifan/FIANet README/args.py):
+# 3 TMEM blocks, 22 tokens, the 20 DIOR class words, lr 3e-5, 40 epochs,
+# batch 8 on one GPU, occlusion boxes on 20% of the training references
+# (configs/_base_/datasets/rrsisd.py); otherwise as configs/fianet_swinb.py.
+# Evaluation: the best val oIoU checkpoint is kept, final numbers on test.
+# Train: python tools/train.py configs/fianet/fianet_swinb_rrsisd.py
 _base_ = [
     '../_base_/models/fianet_swin.py', '../_base_/datasets/rrsisd.py',
     '../_base_/default_runtime.py', '../_base_/schedules/schedule_fianet.py'

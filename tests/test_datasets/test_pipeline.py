@@ -100,3 +100,29 @@ def test_cli_prints_summary(tmp_path, capsys):
     assert osp.isfile(out / 'output_phrase_train.txt')
     assert len((out / 'output_phrase_train.txt').read_text().splitlines()) \
         == summary['splits']['train']['num_samples']
+
+
+def test_paper_pipelines_resize_as_pil():
+    """The paper dataset pipelines resize like the lineage's torchvision
+    transforms on PIL images: bilinear (antialiased) image, nearest mask."""
+    import numpy as np
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    from PIL import Image
+
+    from mmseg.registry import TRANSFORMS
+    init_default_scope('mmseg')
+    cfg = Config.fromfile('configs/_base_/datasets/refsegrs.py')
+    resize = [s for s in cfg.train_pipeline if s.type == 'Resize'][0]
+    t = TRANSFORMS.build(resize)
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 256, (512, 512, 3), dtype=np.uint8)
+    mask = (rng.random((512, 512)) > 0.5).astype(np.uint8)
+    out = t(dict(img=img, gt_seg_map=mask, seg_fields=['gt_seg_map'],
+                 img_shape=img.shape[:2]))
+    want_img = np.asarray(Image.fromarray(img).resize((480, 480),
+                                                      Image.BILINEAR))
+    want_mask = np.asarray(Image.fromarray(mask).resize((480, 480),
+                                                        Image.NEAREST))
+    np.testing.assert_array_equal(out['img'], want_img)
+    np.testing.assert_array_equal(out['gt_seg_map'], want_mask)

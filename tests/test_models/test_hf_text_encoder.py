@@ -112,6 +112,34 @@ def test_frozen_two_freezes_embeddings_and_first_layer_only():
     assert layers[1].attention.self.query.weight.grad is not None
 
 
+def test_trainable_layers_is_the_lineage_optimiser():
+    """LAVT / RMSIN / FIANet optimise layers 0..n-1 only: the embeddings and
+    the later layers get requires_grad=False (no gradient computed or
+    stored) but stay in train mode, and the gradient still reaches the
+    trained layers through the frozen ones."""
+    enc = HFTextEncoder(MINILM, trainable_layers=4)  # MiniLM: 6 layers
+    model = enc.model
+    layers = model.encoder.layer
+    frozen = [model.embeddings, layers[4], layers[5]]
+    assert all(not p.requires_grad for m in frozen for p in m.parameters())
+    assert all(p.requires_grad for m in layers[:4] for p in m.parameters())
+    enc.train()
+    assert all(m.training for m in frozen)  # dropout runs, as official
+    out = enc(TEXTS)
+    (out['feats'] * torch.randn_like(out['feats'])).sum().backward()
+    assert all(p.grad is None for m in frozen for p in m.parameters())
+    for layer in layers[:4]:
+        g = layer.attention.self.query.weight.grad
+        assert g is not None and g.abs().sum() > 0
+
+
+def test_trainable_layers_argument_errors():
+    with pytest.raises(ValueError, match='not both'):
+        HFTextEncoder(MINILM, trainable_layers=4, frozen_layers=-1)
+    with pytest.raises(ValueError, match='has 6 layers'):
+        HFTextEncoder(MINILM, trainable_layers=10)
+
+
 def test_frozen_zero_trains_everything():
     enc = HFTextEncoder(MINILM, frozen_layers=0)
     assert all(p.requires_grad for p in enc.parameters())

@@ -6,6 +6,9 @@
 dataset_type = 'RefSegRSDataset'
 data_root = 'data/RefSegRS'
 img_scale = (480, 480)
+# PIL resize, as the lineage's torchvision transforms on PIL images:
+# antialiased bilinear for the image, centre-aligned nearest for the mask
+# (the 'input' metric resizes the ground truth with PIL the same way)
 mask_threshold = 50  # RefSegRS masks are 8-bit with soft edges: fg = > 50
 # check_files: drop (and list by ref id) samples whose image / mask is
 # missing; masks are not read at load (set check_masks=True to list empty
@@ -14,19 +17,23 @@ dataset_checks = dict(check_files=True)
 train_pipeline = [
     dict(type='LoadRSImageFromFile'),
     dict(type='LoadReferringAnnotations', threshold=mask_threshold),
-    dict(type='Resize', scale=img_scale, keep_ratio=False),
+    dict(type='Resize', scale=img_scale, keep_ratio=False,
+         backend='pillow'),
     dict(type='CleanExpression'),
     dict(type='PackReferringInputs'),
 ]
 test_pipeline = [
     dict(type='LoadRSImageFromFile'),
-    dict(type='Resize', scale=img_scale, keep_ratio=False),
+    dict(type='Resize', scale=img_scale, keep_ratio=False,
+         backend='pillow'),
     dict(type='LoadReferringAnnotations', threshold=mask_threshold),
     dict(type='CleanExpression'),
     dict(type='PackReferringInputs'),
 ]
 train_dataloader = dict(
-    batch_size=4,  # per GPU; 8 GPUs x 4 = 32 per step (LAVT lavt_one)
+    # per GPU; 4 GPUs x 2 = 8 per step, the batch the RRSIS lineage trains
+    # RefSegRS with (FIANet 1 x 8; RMSIN's layout 4 x 2)
+    batch_size=2,
     num_workers=4,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=True),

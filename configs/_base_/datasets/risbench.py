@@ -6,18 +6,23 @@
 dataset_type = 'RISBenchDataset'
 data_root = 'data/RISBench'
 img_scale = (480, 480)
+# PIL resize, as the lineage's torchvision transforms on PIL images:
+# antialiased bilinear for the image, centre-aligned nearest for the mask
+# (the 'input' metric resizes the ground truth with PIL the same way)
 mask_threshold = 0  # binary 0/255 masks: fg = > 0, as the public loaders
 dataset_checks = dict(check_files=True)
 train_pipeline = [
     dict(type='LoadRSImageFromFile'),
     dict(type='LoadReferringAnnotations', threshold=mask_threshold),
-    dict(type='Resize', scale=img_scale, keep_ratio=False),
+    dict(type='Resize', scale=img_scale, keep_ratio=False,
+         backend='pillow'),
     dict(type='CleanExpression'),
     dict(type='PackReferringInputs'),
 ]
 test_pipeline = [
     dict(type='LoadRSImageFromFile'),
-    dict(type='Resize', scale=img_scale, keep_ratio=False),
+    dict(type='Resize', scale=img_scale, keep_ratio=False,
+         backend='pillow'),
     dict(type='LoadReferringAnnotations', threshold=mask_threshold),
     dict(type='CleanExpression'),
     dict(type='PackReferringInputs'),

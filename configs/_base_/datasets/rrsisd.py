@@ -6,20 +6,30 @@
 dataset_type = 'RRSISDDataset'
 data_root = 'data/RRSIS-D'  # RMSIN's refer/data folder
 img_scale = (480, 480)
+# PIL resize, as the lineage's torchvision transforms on PIL images:
+# antialiased bilinear for the image, centre-aligned nearest for the mask
+# (the 'input' metric resizes the ground truth with PIL the same way)
 # masks are decoded in LoadReferringAnnotations from the RLE (gt_mask);
 # empty / all-foreground masks are listed by ref id at load (cheap: areas
 # come from the RLE); missing images are dropped and listed
 dataset_checks = dict(check_files=True, check_masks=True)
 train_pipeline = [
     dict(type='LoadRSImageFromFile'),
+    # RMSIN's and FIANet's RRSIS-D loaders: 20-60 black 32x32 boxes on the
+    # original image of a fixed 20% of the training references. Off:
+    # --cfg-options train_dataloader.dataset.pipeline.1.ratio=0
+    dict(type='RandomOcclusionBoxes', ratio=0.2, min_boxes=20, max_boxes=60,
+         box_size=32, seed=2401),
     dict(type='LoadReferringAnnotations'),
-    dict(type='Resize', scale=img_scale, keep_ratio=False),
+    dict(type='Resize', scale=img_scale, keep_ratio=False,
+         backend='pillow'),
     dict(type='CleanExpression'),
     dict(type='PackReferringInputs'),
 ]
 test_pipeline = [
     dict(type='LoadRSImageFromFile'),
-    dict(type='Resize', scale=img_scale, keep_ratio=False),
+    dict(type='Resize', scale=img_scale, keep_ratio=False,
+         backend='pillow'),
     dict(type='LoadReferringAnnotations'),
     dict(type='CleanExpression'),
     dict(type='PackReferringInputs'),

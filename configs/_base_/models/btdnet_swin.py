@@ -30,11 +30,13 @@ model = dict(
         dropout_ratio=0.0,
         norm_cfg={{_base_.norm_cfg}},
         align_corners=True,
-        # joint output: RMSIN's 0.9 CE (class weights 0.9/1.1) + 0.1 Dice
+        # joint output: RMSIN's loss (0.9 weighted CE + 0.1 summed
+        # two-class Dice, as configs/_base_/models/lavt_swin.py)
         loss_decode=[
-            dict(type='CrossEntropyLoss', use_sigmoid=False,
-                 class_weight=[0.9, 1.1], loss_weight=0.9),
-            dict(type='ForegroundDiceLoss', loss_weight=0.1),
+            dict(type='WeightedCrossEntropyLoss', class_weight=[0.9, 1.1],
+                 loss_weight=0.9),
+            dict(type='ForegroundDiceLoss', loss_weight=0.1,
+                 include_background=True, reduction='sum', eps=1e-6),
         ],
         # each stream's 1-channel logit (target vs. mask, background vs.
         # complement): sigmoid BCE + Dice at half the joint weights

@@ -40,7 +40,10 @@ model = dict(
     text_encoder=dict(
         type='HFTextEncoder',
         model_name_or_path='bert-base-uncased',
-        max_length=20),
+        max_length=20,
+        # LAVT / RMSIN / FIANet optimise BERT layers 0-9 only; the
+        # embeddings and layers 10-11 get requires_grad=False
+        trainable_layers=10),
     fusion=dict(type='PWAM', in_channels=swin_channels, num_heads=1,
                 dropout=0.0),
     fusion_mode='early',
@@ -52,11 +55,14 @@ model = dict(
         dropout_ratio=0.0,
         norm_cfg=norm_cfg,
         align_corners=True,
-        # 0.9 CE (class weights 0.9/1.1) + 0.1 Dice, as in RMSIN
+        # RMSIN / FIANet loss/loss.py: 0.9 * CE (class weights 0.9/1.1)
+        # + 0.1 * Dice on the softmax of both classes, smooth 1e-6, summed
+        # over the batch x 2 classes (so it scales with images per GPU)
         loss_decode=[
-            dict(type='CrossEntropyLoss', use_sigmoid=False,
-                 class_weight=[0.9, 1.1], loss_weight=0.9),
-            dict(type='ForegroundDiceLoss', loss_weight=0.1),
+            dict(type='WeightedCrossEntropyLoss', class_weight=[0.9, 1.1],
+                 loss_weight=0.9),
+            dict(type='ForegroundDiceLoss', loss_weight=0.1,
+                 include_background=True, reduction='sum', eps=1e-6),
         ]),
     train_cfg=dict(),
     test_cfg=dict(mode='whole'))

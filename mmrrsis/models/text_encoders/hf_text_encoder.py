@@ -73,7 +73,17 @@ class HFTextEncoder(BaseModule):
         frozen_layers (int): 0 trains everything; ``n > 0`` freezes the
             embeddings and the first ``n - 1`` transformer layers (so 1
             freezes only the embeddings); -1 freezes the whole encoder.
-            Defaults to 0.
+            Frozen parts are put in eval mode (no dropout). Defaults to 0.
+        trainable_layers (int, optional): The LAVT / RMSIN / FIANet
+            optimiser: only transformer layers ``0 .. n-1`` train; the
+            embeddings and layers ``n ..`` get ``requires_grad=False`` (no
+            gradient is computed or stored for them, while the gradient
+            still flows *through* the later layers to the trained ones).
+            As in the official code, which leaves those parts out of the
+            optimiser but calls ``model.train()`` on everything, they stay
+            in train mode (their dropout runs). The lineage value is 10
+            (BERT-base has 12 layers). Cannot be combined with
+            ``frozen_layers``. Defaults to None (no such split).
         pooling (str): Pooled vector: ``'cls'`` (the [CLS] feature) or
             ``'mean'`` (mean over real tokens). Defaults to ``'cls'``.
         pretrained (bool): Load pretrained weights. False builds the
@@ -101,6 +111,7 @@ class HFTextEncoder(BaseModule):
                  max_length: int = 20,
                  pad_to_max_length: bool = True,
                  frozen_layers: int = 0,
+                 trainable_layers: Optional[int] = None,
                  pooling: str = 'cls',
                  pretrained: bool = True,
                  config_overrides: Optional[dict] = None,
@@ -110,12 +121,20 @@ class HFTextEncoder(BaseModule):
         from transformers import AutoConfig, AutoModel, AutoTokenizer
         if max_length < 3:
             raise ValueError(f'max_length must be >= 3, got {max_length}')
+        if trainable_layers is not None and frozen_layers != 0:
+            raise ValueError(
+                'Set either frozen_layers or trainable_layers, not both '
+                f'(got frozen_layers={frozen_layers}, trainable_layers='
+                f'{trainable_layers}); a config that inherits '
+                'trainable_layers and freezes the encoder sets '
+                'trainable_layers=None.')
         if pooling not in ('cls', 'mean'):
             raise ValueError(f"pooling must be 'cls' or 'mean', got {pooling}")
         self.model_name_or_path = model_name_or_path
         self.max_length = max_length
         self.pad_to_max_length = pad_to_max_length
         self.frozen_layers = frozen_layers
+        self.trainable_layers = trainable_layers
         self.pooling = pooling
         self._warned_truncation = False
         self.cache_size = cache_size if frozen_layers < 0 else 0
@@ -160,6 +179,8 @@ class HFTextEncoder(BaseModule):
         return self.hf.model
 
     def _freeze(self) -> None:
+        if self.trainable_layers is not None:
+            self._freeze_outside_trainable(self.trainable_layers)
         if self.frozen_layers == 0:
             return
         model = self.model
@@ -174,6 +195,23 @@ class HFTextEncoder(BaseModule):
             for p in m.parameters():
                 p.requires_grad = False
         self._frozen_modules = modules
+
+    def _freeze_outside_trainable(self, n: int) -> None:
+        """``requires_grad=False`` on the embeddings and layers ``n ..``
+        (modules keep their train/eval mode)."""
+        model = self.model
+        layers = getattr(getattr(model, 'encoder', None), 'layer', None)
+        if layers is None or not hasattr(model, 'embeddings'):
+            raise ValueError(
+                f'trainable_layers needs a BERT-style model (embeddings + '
+                f'encoder.layer); {type(model).__name__} has none.')
+        if not 0 <= n <= len(layers):
+            raise ValueError(
+                f'trainable_layers={n} but the text encoder has '
+                f'{len(layers)} layers.')
+        for m in [model.embeddings] + list(layers[n:]):
+            for p in m.parameters():
+                p.requires_grad = False
 
     def train(self, mode: bool = True) -> 'HFTextEncoder':
         super().train(mode)
