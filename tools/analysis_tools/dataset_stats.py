@@ -1,7 +1,9 @@
 """Statistics of a referring segmentation dataset, per split.
 
-Counts (expressions, distinct objects and images), sentence length in words,
-and mask area as a share of the image: percentiles, histogram bins and the
+Counts (expressions, distinct objects and images), sentence length in words
+and in word pieces of the config's tokenizer (with [CLS]/[SEP]: the number
+``max_length`` counts; the length that keeps 99 % of the sentences whole and
+the share the config's ``max_length`` cuts), and mask area as a share of the image: percentiles, histogram bins and the
 share of small objects (small in COCO's sense: < 32x32 pixels at the
 original resolution; and below 1 % of the image). Empty and all-foreground
 masks are listed by ref id. Printed, and plotted to a png (matplotlib, or
@@ -45,11 +47,53 @@ def build_split(cfg: Config, split: str, pipeline: Optional[list] = None):
     return DATASETS.build(ds_cfg)
 
 
-def split_stats(dataset, max_samples: Optional[int] = None) -> dict:
+def load_tokenizer(cfg: Config):
+    """The config's text-encoder tokenizer, or the offline
+    all-MiniLM-L6-v2 one (bert-base-uncased's vocabulary) when the
+    configured one is not on this machine. Returns (tokenizer, name)."""
+    from transformers import AutoTokenizer
+
+    from mmrrsis.models.text_encoders import resolve_model_path
+    from mmrrsis.utils.offline_model import OFFLINE_TOKENIZER
+    name = cfg.model.get('text_encoder', {}).get('model_name_or_path',
+                                                 OFFLINE_TOKENIZER)
+    for candidate in (name, OFFLINE_TOKENIZER):
+        try:
+            return AutoTokenizer.from_pretrained(
+                resolve_model_path(candidate),
+                local_files_only=True), candidate
+        except Exception:  # not cached here: try the offline one
+            continue
+    raise RuntimeError('no tokenizer available')
+
+
+def token_stats(texts, tokenizer, max_length: Optional[int]) -> dict:
+    """Word-piece lengths (with [CLS]/[SEP]) of ``texts``."""
+    from mmrrsis.datasets.transforms import clean_text
+    if not texts:
+        return {}
+    ids = tokenizer([clean_text(t) for t in texts])['input_ids']
+    lengths = np.array([len(i) for i in ids])
+    out = OrderedDict(
+        tokens_mean=float(lengths.mean()),
+        tokens_percentiles={p: float(np.percentile(lengths, p))
+                            for p in (50, 95, 99, 100)},
+        # smallest max_length that keeps >= 99 % of the sentences whole
+        tokens_keep99=int(
+            np.percentile(lengths, 99, method='inverted_cdf')),
+        _tokens=lengths)
+    if max_length:
+        out['max_length'] = int(max_length)
+        out['truncated_share'] = float((lengths > max_length).mean())
+    return out
+
+
+def split_stats(dataset, max_samples: Optional[int] = None,
+                tokenizer=None, max_length: Optional[int] = None) -> dict:
     """Counts, sentence lengths and mask areas of one built dataset."""
     n = len(dataset) if max_samples is None else min(len(dataset),
                                                      max_samples)
-    lengths, fractions, pixels = [], [], []
+    lengths, fractions, pixels, texts = [], [], [], []
     refs, images, empty, full = set(), set(), [], []
     cache: Dict[tuple, tuple] = {}
     for idx in range(n):
@@ -57,6 +101,7 @@ def split_stats(dataset, max_samples: Optional[int] = None) -> dict:
         refs.add(info['ref_id'])
         images.add(info['img_id'])
         lengths.append(len(info['text'].split()))
+        texts.append(info['text'])
         key = (info['ref_id'], info.get('seg_map_path'))
         if key not in cache:
             cache[key] = dataset.mask_area(info)
@@ -71,7 +116,10 @@ def split_stats(dataset, max_samples: Optional[int] = None) -> dict:
     pix_a = np.array(pixels)
     hist, _ = np.histogram(frac_a, bins=AREA_BINS)
     nonempty = pix_a > 0
+    tokens = (token_stats(texts, tokenizer, max_length)
+              if tokenizer is not None else {})
     return OrderedDict(
+        **tokens,
         expressions=n,
         objects=len(refs),
         images=len(images),
@@ -101,6 +149,17 @@ def format_report(name: str, stats: Dict[str, dict]) -> str:
             f"objects, {s['images']} images",
             f"  words: mean {s['words_mean']:.2f}, median {w.get(50, 0):.0f},"
             f" p95 {w.get(95, 0):.0f}, max {w.get(100, 0):.0f}",
+        ]
+        if 'tokens_mean' in s:
+            t = s['tokens_percentiles']
+            cut = (f", max_length {s['max_length']} cuts "
+                   f"{100 * s['truncated_share']:.2f}%"
+                   if 'max_length' in s else '')
+            lines.append(
+                f"  word pieces (+[CLS]/[SEP]): mean {s['tokens_mean']:.2f},"
+                f" median {t[50]:.0f}, p95 {t[95]:.0f}, p99 {t[99]:.0f}, max "
+                f"{t[100]:.0f}; {s['tokens_keep99']} keeps 99% whole{cut}")
+        lines += [
             f"  mask area / image: p5 {a.get(5, 0):.4f}, median "
             f"{a.get(50, 0):.4f}, p95 {a.get(95, 0):.4f}",
             f"  small objects: {100 * s['small_share']:.1f}% under 32x32 px, "
@@ -192,9 +251,12 @@ def main(argv=None) -> Dict[str, dict]:
         cfg.merge_from_dict(args.cfg_options)
     stats: Dict[str, dict] = OrderedDict()
     name = cfg[f'{args.splits[0]}_dataloader'].dataset.type
+    tokenizer, tok_name = load_tokenizer(cfg)
+    max_length = cfg.model.get('text_encoder', {}).get('max_length')
+    print(f'tokenizer: {tok_name}')
     for split in args.splits:
         stats[split] = split_stats(build_split(cfg, split, pipeline=[]),
-                                   args.max_samples)
+                                   args.max_samples, tokenizer, max_length)
     print(format_report(name, stats))
     if args.out_dir:
         os.makedirs(args.out_dir, exist_ok=True)
