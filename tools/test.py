@@ -3,6 +3,13 @@
 Same flags as MMSeg's ``tools/test.py``: ``--work-dir``, ``--out``,
 ``--show``, ``--show-dir`` (one overlay per expression, with the sentence),
 ``--wait-time``, ``--cfg-options``, ``--launcher``, ``--tta``.
+
+``RefSegMetric`` prints oIoU / mIoU / Prec@X overall, by object size and by
+category (RRSIS-D: annotated; RefSegRS, RISBench: derived from the
+expression). ``--out DIR`` writes ``DIR/per_sample_iou.json``: the protocol,
+a ``summary`` (``overall``, ``by_size``, ``by_category``) and the
+per-expression records (IoU, counts, ``category``, ``size``, text, image),
+worst first.
 """
 import argparse
 import os
@@ -25,7 +32,9 @@ def parse_args():
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--work-dir', help='the dir to save logs and metrics')
     parser.add_argument('--out', type=str,
-                        help='write per-expression scores (json) to this dir')
+                        help='write DIR/per_sample_iou.json: per-expression '
+                        'scores with category and size, and the per-size / '
+                        'per-category summary')
     parser.add_argument('--show', action='store_true',
                         help='show prediction results in a window')
     parser.add_argument('--show-dir',
@@ -79,7 +88,8 @@ def main():
         cfg.tta_model.module = cfg.model
         cfg.model = cfg.tta_model
     if args.out is not None:
-        # per-expression IoU, text and image, worst first (json)
+        # summary (overall, by size, by category) + per-expression records
+        # (IoU, category, size, text, image), worst first (json)
         cfg.test_evaluator['output_dir'] = args.out
         cfg.test_evaluator['save_per_sample'] = True
     prepare_launch(cfg)

@@ -2,7 +2,9 @@
 
 Same flags as MMSeg's ``tools/train.py``: ``--work-dir``, ``--resume``,
 ``--amp``, ``--cfg-options``, ``--launcher``. On a machine without CUDA a
-distributed launch uses the gloo backend.
+distributed launch uses the gloo backend. ``--select-on test`` keeps the
+checkpoint with the best *test* oIoU (FIANet's official protocol) instead
+of the best val one (``mmrrsis.evaluation.select_on``).
 """
 import argparse
 import logging
@@ -19,6 +21,7 @@ from mmseg.registry import RUNNERS  # noqa: E402
 
 from mmrrsis.apis.runtime import (finish_launch, load_config,  # noqa: E402
                                   prepare_launch)
+from mmrrsis.evaluation import select_on  # noqa: E402
 
 
 def parse_args():
@@ -37,6 +40,10 @@ def parse_args():
     parser.add_argument(
         '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
         default='none', help='job launcher')
+    parser.add_argument(
+        '--select-on', choices=['val', 'test'], default='val',
+        help='split the validation loop and save_best score: val (default) '
+        'or test (as FIANet\'s official code; optimistic test numbers)')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
     if 'LOCAL_RANK' not in os.environ:
@@ -65,6 +72,7 @@ def main():
                 f'{cfg.optim_wrapper.type}')
             cfg.optim_wrapper.type = 'AmpOptimWrapper'
             cfg.optim_wrapper.loss_scale = 'dynamic'
+    select_on(cfg, args.select_on)
     cfg.resume = args.resume
     prepare_launch(cfg)
     runner = (Runner.from_cfg(cfg) if 'runner_type' not in cfg else

@@ -6,6 +6,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 from mmengine.logging import print_log
 
 from mmseg.datasets import BaseSegDataset
+from .categories import CategoryMatcher, CategoryWords
 
 #: Keys every referring data info carries (docs/contracts.md).
 DATA_INFO_KEYS = ('img_path', 'seg_map_path', 'text', 'ref_id', 'sent_id',
@@ -58,7 +59,9 @@ class BaseReferringDataset(BaseSegDataset):
     provided otherwise), ``text`` (the raw expression), ``ref_id``,
     ``sent_id``, ``img_id``, ``sample_idx``, ``seg_fields=[]``,
     ``reduce_zero_label=False``, ``label_map`` (None unless ``metainfo``
-    remaps the classes), plus any extra keys a subclass adds.
+    remaps the classes), ``category`` (the object's class name for
+    per-category evaluation: from the annotation, derived from the text with
+    ``category_words``, or None), plus any extra keys a subclass adds.
 
     This class is abstract and not registered; see
     :class:`~mmrrsis.datasets.RefSegRSDataset` for a concrete dataset.
@@ -92,6 +95,14 @@ class BaseReferringDataset(BaseSegDataset):
             above). Defaults to ``'warn'``.
         skip_invalid (bool): Drop rejected samples with a warning instead
             of raising. Defaults to False.
+        category_words (str | Sequence[str] | dict, optional): Derive the
+            ``category`` of every sample that the annotation gives none
+            from its expression with
+            :class:`~mmrrsis.datasets.categories.CategoryMatcher` (the class
+            it names first; a name such as ``'risbench'`` / ``'refsegrs'``,
+            a list of class phrases or a dict ``category -> phrases``).
+            None leaves such samples without one. Used by ``RefSegMetric``
+            for per-category IoU. Defaults to None.
     """
 
     METAINFO: dict = dict(
@@ -124,7 +135,8 @@ class BaseReferringDataset(BaseSegDataset):
                  check_files: bool = False,
                  check_masks: bool = False,
                  invalid_mask: str = 'warn',
-                 skip_invalid: bool = False) -> None:
+                 skip_invalid: bool = False,
+                 category_words: Optional[CategoryWords] = None) -> None:
         if self.SPLITS is not None and split not in self.SPLITS:
             raise ValueError(f'{self.__class__.__name__}: split must be one '
                              f'of {tuple(self.SPLITS)}, got {split!r}')
@@ -137,6 +149,7 @@ class BaseReferringDataset(BaseSegDataset):
         self.check_masks = check_masks
         self.invalid_mask = invalid_mask
         self.skip_invalid = skip_invalid
+        self.category_words = category_words
         self.load_report: Dict[str, List[Tuple]] = OrderedDict()
         self._rejected: List[Tuple] = []
         super().__init__(
@@ -351,6 +364,15 @@ class BaseReferringDataset(BaseSegDataset):
                            f'empty-union rule): {self._listing(listed)}')
         return [s for i, s in enumerate(samples) if i not in drop]
 
+    def _set_categories(self, samples: List[dict]) -> None:
+        """Give every sample a ``category`` key (derived from its text by
+        ``category_words`` where the annotation has none, else None)."""
+        matcher = (CategoryMatcher(self.category_words)
+                   if self.category_words is not None else None)
+        for info in samples:
+            if info.get('category') is None:
+                info['category'] = matcher(info['text']) if matcher else None
+
     def load_data_list(self) -> List[dict]:
         """Check the layout, load the samples, validate and number them.
 
@@ -368,6 +390,7 @@ class BaseReferringDataset(BaseSegDataset):
         self.load_report = OrderedDict()
         samples = self.load_samples()
         total = len(samples) + len(self._rejected)
+        self._set_categories(samples)
         if self.check_files and not self.backend_args:
             samples = self._filter_missing_files(samples)
         if self.check_masks:

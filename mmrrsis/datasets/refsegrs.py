@@ -1,5 +1,8 @@
 """RefSegRS (Yuan et al., 2024) referring remote sensing segmentation."""
+from typing import Optional
+
 from mmseg.registry import DATASETS
+from .categories import CategoryWords
 from .phrase_file import PhraseFileReferringDataset
 
 
@@ -37,6 +40,13 @@ class RefSegRSDataset(PhraseFileReferringDataset):
         seg_map_suffix (str): Mask suffix. Defaults to '.tif'.
         data_prefix (dict): Image / mask folders. Defaults to
             ``dict(img_path='images', seg_map_path='masks')``.
+        category_words (str | list | dict, optional): Class phrases the
+            ``category`` of a sample is derived from (RefSegRS annotates
+            none): the class its expression names first, among the 14
+            RefSegRS classes of ``CLASS_WORDS['refsegrs']``
+            (:class:`~mmrrsis.datasets.categories.CategoryMatcher`; None for
+            no category). Derived, hence approximate. Defaults to
+            ``'refsegrs'``.
         **kwargs: Other :class:`BaseReferringDataset` arguments
             (``pipeline``, ``test_mode``, ``indices``, ``check_files``,
             ``check_masks``, ``invalid_mask``, ``skip_invalid``, ...).
@@ -62,6 +72,7 @@ class RefSegRSDataset(PhraseFileReferringDataset):
                  seg_map_suffix: str = '.tif',
                  data_prefix: dict = dict(
                      img_path='images', seg_map_path='masks'),
+                 category_words: Optional[CategoryWords] = 'refsegrs',
                  **kwargs) -> None:
         super().__init__(
             data_root=data_root,
@@ -70,4 +81,5 @@ class RefSegRSDataset(PhraseFileReferringDataset):
             img_suffix=img_suffix,
             seg_map_suffix=seg_map_suffix,
             data_prefix=data_prefix,
+            category_words=category_words,
             **kwargs)

@@ -1,5 +1,8 @@
 """RISBench (Dong et al., CroBIM, arXiv 2410.08613)."""
+from typing import Optional
+
 from mmseg.registry import DATASETS
+from .categories import CategoryWords
 from .phrase_file import PhraseFileReferringDataset
 
 
@@ -46,6 +49,13 @@ class RISBenchDataset(PhraseFileReferringDataset):
         seg_map_suffix (str): Same for masks. Defaults to ''.
         data_prefix (dict): Image / mask folders. Defaults to
             ``dict(img_path='img_rgb', seg_map_path='mask')``.
+        category_words (str | list | dict, optional): Class phrases the
+            ``category`` of a sample is derived from (the release has no
+            category field and its file names carry none): the class its
+            expression names first, among RISBench's 26 classes and their
+            common synonyms (:data:`~mmrrsis.datasets.categories.
+            RISBENCH_CATEGORIES`; None for no category). Derived, hence
+            approximate. Defaults to ``'risbench'``.
         **kwargs: Other :class:`BaseReferringDataset` arguments.
     """
 
@@ -62,6 +72,7 @@ class RISBenchDataset(PhraseFileReferringDataset):
                  seg_map_suffix: str = '',
                  data_prefix: dict = dict(
                      img_path='img_rgb', seg_map_path='mask'),
+                 category_words: Optional[CategoryWords] = 'risbench',
                  **kwargs) -> None:
         super().__init__(
             data_root=data_root,
@@ -70,4 +81,5 @@ class RISBenchDataset(PhraseFileReferringDataset):
             img_suffix=img_suffix,
             seg_map_suffix=seg_map_suffix,
             data_prefix=data_prefix,
+            category_words=category_words,
             **kwargs)

@@ -77,7 +77,10 @@ class RRSISDDataset(BaseReferringDataset):
       dropped with one warning listing ref ids and paths (the release
       misses a few images: Lsan2401/RMSIN#1; RSRefSeg2 skips three).
 
-    Extra data info keys: ``ann_id``, ``category_id``, ``gt_mask``
+    Extra data info keys: ``ann_id``, ``category_id``, ``category`` (the
+    name ``instances.json``'s ``categories`` give ``category_id``, e.g.
+    ``'airplane'``; the id as a string when it has no entry there; used by
+    ``RefSegMetric`` for per-category IoU), ``gt_mask``
     (:class:`~mmrrsis.datasets.coco_mask.CocoMask`), and with
     ``sentences='random'`` ``sentences`` (list of ``(sent_id, text)``).
 
@@ -199,6 +202,9 @@ class RRSISDDataset(BaseReferringDataset):
         refs = self._read_refs()
         inst = self._read_instances()
         images = {img['id']: img for img in inst['images']}
+        cat_names = {c.get('id'): c.get('name')
+                     for c in inst.get('categories') or []
+                     if isinstance(c, dict)}
         anns = {ann['id']: ann for ann in inst['annotations']}
         img_dir = self.data_prefix['img_path']
         samples = []
@@ -238,15 +244,18 @@ class RRSISDDataset(BaseReferringDataset):
                             'width for its polygon mask')
                 continue
             mask = CocoMask(segm, height, width)
+            category_id = ref.get('category_id',
+                                  ann.get('category_id',
+                                          ann.get('categories_id')))
             common = dict(
                 img_path=osp.join(img_dir, file_name),
                 seg_map_path=None,
                 ref_id=ref_id,
                 img_id=image_id,
                 ann_id=ann.get('id'),
-                category_id=ref.get('category_id',
-                                    ann.get('category_id',
-                                            ann.get('categories_id'))),
+                category_id=category_id,
+                category=(None if category_id is None else str(
+                    cat_names.get(category_id) or category_id)),
                 gt_mask=mask)
             if self.sentences == 'first':
                 texts = texts[:1]

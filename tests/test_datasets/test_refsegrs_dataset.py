@@ -8,7 +8,8 @@ from mmrrsis.datasets import BaseReferringDataset, RefSegRSDataset
 from mmseg.registry import DATASETS
 
 KEYS = {'img_path', 'seg_map_path', 'text', 'ref_id', 'sent_id', 'img_id',
-        'sample_idx', 'seg_fields', 'reduce_zero_label', 'label_map'}
+        'sample_idx', 'seg_fields', 'reduce_zero_label', 'label_map',
+        'category'}
 
 
 def _make_root(tmp_path, lines, split='train'):

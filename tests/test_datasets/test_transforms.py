@@ -223,15 +223,16 @@ def test_pack_referring_inputs_meta_keys():
     default = PackSegInputs().meta_keys
     pack = PackReferringInputs()
     assert tuple(pack.meta_keys) == tuple(default) + (
-        'text', 'ref_id', 'sent_id', 'img_id', 'sample_idx')
+        'text', 'ref_id', 'sent_id', 'img_id', 'sample_idx', 'category')
     res = pack(dict(img=np.zeros((4, 5, 3), np.uint8),
                     gt_seg_map=np.eye(4, 5, dtype=np.uint8),
                     text='the red car', ref_id='3', sent_id=0, img_id='3',
                     sample_idx=9, img_path='x.tif', ori_shape=(4, 5),
-                    img_shape=(4, 5)))
+                    img_shape=(4, 5), category='car'))
     assert tuple(res['inputs'].shape) == (3, 4, 5)
     meta = res['data_samples'].metainfo
     assert meta['text'] == 'the red car' and meta['sample_idx'] == 9
     assert meta['ref_id'] == '3' and meta['img_id'] == '3'
+    assert meta['category'] == 'car'  # for per-category IoU
     assert res['data_samples'].gt_sem_seg.data.shape == (1, 4, 5)
     assert osp.basename(meta['img_path']) == 'x.tif'

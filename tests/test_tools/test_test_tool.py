@@ -1,5 +1,7 @@
-"""``tools/test.py`` (with ``--show-dir``) and ``tools/dist_test.sh``."""
+"""``tools/test.py`` (with ``--show-dir`` and ``--out``) and
+``tools/dist_test.sh``."""
 import collections
+import json
 import sys
 
 import cv2
@@ -13,21 +15,26 @@ TEST_BATCH = 2
 
 @pytest.fixture(scope='module')
 def single_test_run(refseg_data, tiny_checkpoint, tmp_path_factory):
-    """One ``tools/test.py --show-dir`` run: (output, metrics, show_dir)."""
+    """One ``tools/test.py --show-dir --out`` run: (output, metrics,
+    show_dir, out_dir). Categories are derived with the synthetic set's
+    class words."""
     tmp = tmp_path_factory.mktemp('test_tool')
     show_dir = tmp / 'show'
+    out_dir = tmp / 'out'
     opts = cfg_options(refseg_data['root'],
-                       **{'test_dataloader.batch_size': TEST_BATCH})
+                       **{'test_dataloader.batch_size': TEST_BATCH,
+                          'test_dataloader.dataset.category_words':
+                          'synthetic'})
     rc, out = run_tool(
         [sys.executable, 'tools/test.py', CONFIG, tiny_checkpoint,
          '--work-dir', tmp / 'work', '--show-dir', show_dir,
-         '--cfg-options', *opts], tmp / 'test.log')
+         '--out', out_dir, '--cfg-options', *opts], tmp / 'test.log')
     assert rc == 0, f'tools/test.py exited {rc}:\n{tail(out, 80)}'
-    return out, parse_metrics(out, 'test'), show_dir
+    return out, parse_metrics(out, 'test'), show_dir, out_dir
 
 
 def test_test_py_metrics(single_test_run, refseg_data):
-    out, metrics, _ = single_test_run
+    out, metrics, _, _ = single_test_run
     assert set(metrics) == set(METRIC_KEYS), metrics
     for key, value in metrics.items():
         assert 0.0 <= value <= 100.0, (key, value)
@@ -38,7 +45,7 @@ def test_test_py_metrics(single_test_run, refseg_data):
 
 
 def test_test_py_show_dir(single_test_run, refseg_data):
-    _, _, show_dir = single_test_run
+    _, _, show_dir, _ = single_test_run
     assert show_dir.is_dir()
     pngs = sorted(show_dir.glob('*.png'))
     test_ids = refseg_data['test_ids']
@@ -57,9 +64,46 @@ def test_test_py_show_dir(single_test_run, refseg_data):
         assert img.shape[0] > 64  # banner with the sentence above the panels
 
 
+def test_test_py_out_json_and_tables(single_test_run, refseg_data):
+    """``--out``: the json holds the per-size / per-category summary and
+    every expression with its category and size; the tables are printed."""
+    from mmrrsis.datasets.categories import CategoryMatcher
+    out, metrics, _, out_dir = single_test_run
+    assert 'IoU by object size' in out and 'IoU by category' in out, tail(out)
+    with open(out_dir / 'per_sample_iou.json') as f:
+        report = json.load(f)
+    n = refseg_data['num_test']
+    summary, samples = report['summary'], report['samples']
+    assert len(samples) == n
+    assert summary['overall']['count'] == n
+    assert summary['overall']['oIoU'] == pytest.approx(metrics['oIoU'],
+                                                       abs=1e-3)
+    assert sum(v['count'] for v in summary['by_size'].values()) == n
+    assert sum(v['count'] for v in summary['by_category'].values()) == n
+    match = CategoryMatcher('synthetic')
+    for rec in samples:
+        assert rec['category'] == match(rec['text'])
+        assert rec['size'] in summary['by_size']
+    named = {r['category'] for r in samples if r['category']}
+    assert named and named <= set(summary['by_category'])
+    for cat in named:
+        recs = [r for r in samples if r['category'] == cat]
+        figs = summary['by_category'][cat]
+        assert figs['count'] == len(recs)
+        oiou = 100 * sum(r['intersection'] for r in recs) / max(
+            1, sum(r['union'] for r in recs))
+        assert figs['oIoU'] == pytest.approx(oiou, abs=1e-3)
+    # the size buckets (COCO thresholds at the 96x96 evaluation size) are
+    # also logged
+    line = [ln for ln in out.splitlines() if 'Iter(test)' in ln][-1]
+    for bucket, figs in summary['by_size'].items():
+        if figs['count'] and bucket != 'empty':
+            assert f'oIoU/{bucket}: ' in line, line
+
+
 def test_dist_test_matches_single(single_test_run, refseg_data,
                                   tiny_checkpoint, tmp_path):
-    _, single, _ = single_test_run
+    _, single, _, _ = single_test_run
     opts = cfg_options(refseg_data['root'],
                        **{'test_dataloader.batch_size': TEST_BATCH})
     rc, out = run_tool(

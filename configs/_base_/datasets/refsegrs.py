@@ -55,6 +55,8 @@ test_dataloader = dict(
                  pipeline=test_pipeline, **dataset_checks))
 # Paper protocol (LAVT/RMSIN test.py): metrics at the 480x480 network input,
 # and IoU = 0 for a sample whose prediction and ground truth are both empty
+# Model selection (save_best) on val, final numbers on test; `tools/train.py
+# --select-on test` selects on test as FIANet's code does (docs/datasets.md).
 val_evaluator = dict(
     type='RefSegMetric', eval_resolution='input', empty_union_iou=0.0)
 test_evaluator = val_evaluator

@@ -54,6 +54,8 @@ test_dataloader = dict(
 # correctly predicts nothing (it adds nothing to oIoU either way). Use
 # empty_union_iou=1.0 to count a correct empty prediction as a hit, or None
 # to leave such samples out of mIoU and Prec@X.
+# Model selection (save_best) on val, final numbers on test; `tools/train.py
+# --select-on test` selects on test as FIANet's code does (docs/datasets.md).
 val_evaluator = dict(
     type='RefSegMetric', eval_resolution='input', empty_union_iou=0.0)
 test_evaluator = val_evaluator
