@@ -16,7 +16,8 @@ Key mapping (official -> mmrrsis):
   ``attn.w_msa.*``, ``mlp.fc1/fc2`` -> ``ffn.layers.0.0/ffn.layers.1``,
   ``patch_embed.proj`` -> ``patch_embed.projection``; the patch-merging
   reduction and norm are re-ordered for MMSeg's ``nn.Unfold`` channel
-  order (as MMSeg's ``swin2mmseg.py``).
+  order (as MMSeg's ``swin2mmseg.py``; the functions of
+  :mod:`mmrrsis.models.utils.ckpt_convert`).
 * FIAM, ``backbone.layers.{i}.*`` -> ``fusions.{i}.*``: ``fc1/fc2`` ->
   ``channel_gate.0/2``; ``context_pixel_attn`` -> ``context_attn`` (its
   ``image_lang_att.*`` flattened into PWAM); ``context_tanh_gate`` ->
@@ -43,6 +44,11 @@ from typing import Callable, Dict, List, Tuple
 
 import torch
 
+# patch-merging re-ordering, shared with PretrainedSwinTransformer's loader
+from mmrrsis.models.utils.ckpt_convert import (  # isort: skip
+    reorder_merging_norm as _reorder_norm,
+    reorder_merging_reduction as _reorder_reduction)
+
 DROPPED = (
     re.compile(r'^backbone\.layers\.\d+\.object_position_align_blk\.'
                r'go_embedding\.'),
@@ -56,20 +62,6 @@ _ATTN = r'(f_query\.0|f_key\.0|f_value\.0|W\.0)'
 def _attn(sub: str) -> str:
     """Official attention sub-key (``f_key.0``) -> mmrrsis (``f_key``)."""
     return {'f_key.0': 'f_key', 'f_value.0': 'f_value'}.get(sub, sub)
-
-
-def _reorder_reduction(w: torch.Tensor) -> torch.Tensor:
-    """Patch merging [2C, 4C] weight: Swin's concat order (x0, x1, x2, x3)
-    to MMSeg's ``nn.Unfold`` order."""
-    out_c, in_c = w.shape
-    w = w.reshape(out_c, 4, in_c // 4)
-    return w[:, [0, 2, 1, 3], :].transpose(1, 2).reshape(out_c, in_c)
-
-
-def _reorder_norm(w: torch.Tensor) -> torch.Tensor:
-    """Patch merging [4C] norm parameter, re-ordered as the reduction."""
-    c = w.shape[0]
-    return w.reshape(4, c // 4)[[0, 2, 1, 3], :].transpose(0, 1).reshape(c)
 
 
 _DECODER_STAGE = {'4': 0, '3': 1, '2': 2}

@@ -1,3 +1,6 @@
+from .pretrained_swin import PretrainedSwinTransformer
 from .stage_runner import run_with_fusion, supports_early_fusion
 
-__all__ = ['run_with_fusion', 'supports_early_fusion']
+__all__ = [
+    'PretrainedSwinTransformer', 'run_with_fusion', 'supports_early_fusion'
+]

@@ -13,6 +13,8 @@ from mmseg.utils import (ConfigType, OptConfigType, OptMultiConfig,
 from torch import Tensor
 
 from ..backbones.stage_runner import run_with_fusion, supports_early_fusion
+from ..utils.pretrained import (check_pretrained_coverage, enforce_coverage,
+                                pretrained_init_cfg)
 
 FusionCfg = Union[None, dict, Sequence[Optional[dict]]]
 
@@ -78,6 +80,10 @@ class ReferringEncoderDecoder(EncoderDecoder):
             (on the backbone outputs). Defaults to ``'early'``.
         neck (dict, optional): Neck; a neck with ``with_text = True`` is
             called as ``neck(img_feats, text)`` and may return new features.
+        allow_partial_pretrained (bool): Accept a backbone ``Pretrained``
+            checkpoint that covers only part of the backbone (a warning
+            instead of ``PretrainedCoverageError`` in ``init_weights``; see
+            :mod:`mmrrsis.models.utils.pretrained`). Defaults to False.
         auxiliary_head, train_cfg, test_cfg, data_preprocessor, pretrained,
         init_cfg: As in MMSeg's ``EncoderDecoder``.
     """
@@ -94,7 +100,8 @@ class ReferringEncoderDecoder(EncoderDecoder):
                  test_cfg: OptConfigType = None,
                  data_preprocessor: OptConfigType = None,
                  pretrained: Optional[str] = None,
-                 init_cfg: OptMultiConfig = None) -> None:
+                 init_cfg: OptMultiConfig = None,
+                 allow_partial_pretrained: bool = False) -> None:
         if fusion_mode not in ('early', 'late'):
             raise ValueError(f"fusion_mode must be 'early' or 'late', got "
                              f'{fusion_mode!r}')
@@ -103,6 +110,12 @@ class ReferringEncoderDecoder(EncoderDecoder):
         decode_head = self._with_text_channels(decode_head, text_channels)
         if neck is not None:
             neck = self._with_text_channels(neck, text_channels)
+        if isinstance(auxiliary_head, (list, tuple)):
+            auxiliary_head = [self._with_text_channels(c, text_channels)
+                              for c in auxiliary_head]
+        elif auxiliary_head is not None:
+            auxiliary_head = self._with_text_channels(auxiliary_head,
+                                                      text_channels)
         super().__init__(
             backbone=backbone,
             decode_head=decode_head,
@@ -115,6 +128,8 @@ class ReferringEncoderDecoder(EncoderDecoder):
             init_cfg=init_cfg)
         self.text_encoder = text_enc
         self.fusion_mode = fusion_mode
+        self.allow_partial_pretrained = allow_partial_pretrained
+        self.pretrained_report: Optional[dict] = None
         cfgs = _expand_fusion_cfgs(fusion, text_channels)
         # mmengine's ModuleList (a BaseModule): init_weights() reaches the
         # fusion blocks (a torch nn.ModuleList would stop the walk, leaving
@@ -136,6 +151,32 @@ class ReferringEncoderDecoder(EncoderDecoder):
                 and not supports_early_fusion(self.backbone):
             # raises the explanatory error
             run_with_fusion(self.backbone, None, None)
+
+    def init_weights(self) -> None:
+        """MMEngine's init walk, then a check that a ``Pretrained``
+        backbone checkpoint covered the whole backbone (raises
+        ``PretrainedCoverageError`` listing missing and unexpected keys
+        unless ``allow_partial_pretrained``). A backbone that checks its own
+        load (``PretrainedSwinTransformer``) gets the switch and leaves its
+        report; others (``mmpretrain.ConvNeXt``, MMSeg ``ResNet``, loaded by
+        MMEngine's ``PretrainedInit``) are checked here by reading the
+        checkpoint again. The report is kept in ``self.pretrained_report``.
+        """
+        first = not self.is_init
+        backbone = self.backbone
+        if self.allow_partial_pretrained and hasattr(
+                backbone, 'allow_partial_pretrained'):
+            backbone.allow_partial_pretrained = True
+        super().init_weights()
+        if not first:
+            return
+        report = getattr(backbone, 'pretrained_report', None)
+        init = pretrained_init_cfg(getattr(backbone, 'init_cfg', None))
+        if report is None and init is not None:
+            report = check_pretrained_coverage(backbone, init['checkpoint'],
+                                               init.get('prefix'))
+            enforce_coverage(report, self.allow_partial_pretrained)
+        self.pretrained_report = report
 
     @staticmethod
     def _with_text_channels(cfg: ConfigType, text_channels: int):

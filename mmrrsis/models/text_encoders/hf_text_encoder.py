@@ -37,6 +37,26 @@ def resolve_model_path(name_or_path: str) -> str:
     return path
 
 
+def _check_loading_info(name: str, info: dict) -> None:
+    """Refuse a pretrained load that left weights at random init.
+
+    ``info`` is transformers' ``output_loading_info``. Missing or
+    shape-mismatched keys raise; unexpected keys are allowed (the pooler is
+    dropped on purpose, ``add_pooling_layer=False``).
+    """
+    missing = sorted(info.get('missing_keys') or [])
+    mismatched = [str(m) for m in info.get('mismatched_keys') or []]
+    if missing or mismatched:
+        def head(keys):
+            return ', '.join(keys[:20]) + (
+                f', ... ({len(keys) - 20} more)' if len(keys) > 20 else '')
+        raise RuntimeError(
+            f'The pretrained text encoder {name!r} does not cover the model: '
+            f'missing ({len(missing)}): {head(missing)}; shape mismatch '
+            f'({len(mismatched)}): {head(mismatched)}. Wrong folder or '
+            'architecture? Use pretrained=False for a random encoder.')
+
+
 class _HFContainer(nn.Module):
     """Plain ``nn.Module`` holding the HF model.
 
@@ -86,7 +106,9 @@ class HFTextEncoder(BaseModule):
             ``frozen_layers``. Defaults to None (no such split).
         pooling (str): Pooled vector: ``'cls'`` (the [CLS] feature) or
             ``'mean'`` (mean over real tokens). Defaults to ``'cls'``.
-        pretrained (bool): Load pretrained weights. False builds the
+        pretrained (bool): Load pretrained weights; a load that leaves any
+            weight missing or of another shape raises (the pooler, unused,
+            is dropped on purpose). False builds the
             architecture from the folder's config with random weights (used
             by tests that build paper-sized models offline). Defaults to
             True.
@@ -155,8 +177,10 @@ class HFTextEncoder(BaseModule):
             for key, value in (config_overrides or {}).items():
                 setattr(config, key, value)
             if pretrained and not config_overrides:
-                model = AutoModel.from_pretrained(
-                    path, config=config, add_pooling_layer=False, **kwargs)
+                model, info = AutoModel.from_pretrained(
+                    path, config=config, add_pooling_layer=False,
+                    output_loading_info=True, **kwargs)
+                _check_loading_info(model_name_or_path, info)
             else:
                 model = AutoModel.from_config(
                     config, add_pooling_layer=False)
