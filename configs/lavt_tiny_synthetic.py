@@ -35,7 +35,9 @@ model = dict(
         frozen_layers=-1,
         trainable_layers=None,  # the paper bases train layers 0-9
         cache_size=20000),  # frozen: encode each distinct sentence once
-    fusion=dict(in_channels=channels),
+    # closed language gate at start (the README's demo figures); the paper
+    # configs start from LAVT's small open gate
+    fusion=dict(in_channels=channels, gate_init='zero'),
     decode_head=dict(
         in_channels=channels,
         channels=64,

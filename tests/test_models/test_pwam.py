@@ -33,8 +33,23 @@ def test_registered_and_shapes():
     assert stream.shape == out.shape == x.shape
 
 
-def test_gate_closed_at_init_but_trainable():
+def test_official_gate_init_is_small_and_open():
+    """LAVT's model starts from trunc_normal(0.02) gate Linears (its
+    init_weights overrides the zeros of its __init__): small, not zero."""
     m = _pwam()
+    for layer in (m.gate[0], m.gate[2]):
+        w = layer.weight
+        assert w.abs().sum() > 0 and w.abs().max() < 0.1
+        assert 0.01 < w.std() < 0.03
+    x, text, mask = _inputs()
+    stream, _ = m(x, text, mask)
+    assert not torch.equal(stream, x)
+    with pytest.raises(ValueError, match='gate_init'):
+        PWAM(C, CT, gate_init='open')
+
+
+def test_gate_closed_at_init_but_trainable():
+    m = _pwam(gate_init='zero')
     x, text, mask = _inputs()
     x.requires_grad_(True)
     text.requires_grad_(True)

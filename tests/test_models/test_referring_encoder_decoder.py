@@ -40,9 +40,11 @@ def test_structure(model):
 
 
 def test_init_weights_reaches_fusion_blocks():
-    """The segmentor's init_weights() runs PWAM.init_weights(): every
-    language gate starts closed."""
-    m = _build()
+    """The segmentor's init_weights() runs PWAM.init_weights(): with
+    gate_init='zero' every language gate starts closed."""
+    from model_test_utils import SWIN_CHANNELS
+    m = _build(fusion=dict(type='PWAM', in_channels=list(SWIN_CHANNELS),
+                           gate_init='zero'))
     for f in m.fusions:
         assert f.gate[2].weight.abs().sum() == 0
     with torch.no_grad():

@@ -76,7 +76,7 @@ def test_zero_gate_pwam_matches_backbone_forward(backbone):
     backbone's own."""
     name, model, channels, _ = backbone
     torch.manual_seed(1)
-    fusions = [PWAM(c, 24) for c in channels]
+    fusions = [PWAM(c, 24, gate_init='zero') for c in channels]
     for f in fusions:
         f.init_weights()
     text = torch.randn(2, 5, 24)

@@ -41,12 +41,15 @@ class PWAM(BaseModule):
        projected again: this is the multimodal feature ``out``;
     3. the language gate (Linear-ReLU-Linear-Tanh over channels) scales
        ``out`` before it is added back to the visual stream:
-       ``stream = x + gate(out) * out``. The gate starts closed: only its
-       last Linear is zero-initialised, so ``stream == x`` at init while
-       the gate still receives gradients. (LAVT's code zeroes both Linears,
-       but its ``init_weights`` then re-initialises every ``nn.Linear`` with
-       trunc_normal(std=0.02); zeroing both for real would leave the gate's
-       gradients identically zero and the gate closed forever.)
+       ``stream = x + gate(out) * out``. Its initialisation
+       (``gate_init``): ``'official'`` (default) is what LAVT's model
+       really starts from: its ``__init__`` zeroes both Linears, but its
+       backbone ``init_weights`` then re-initialises every ``nn.Linear``
+       with trunc_normal(std=0.02), so the gate starts small but open.
+       ``'zero'`` zeroes only the last Linear: the gate starts closed
+       (``stream == x``) and still receives gradients (zeroing both for real
+       would leave the gate's gradients identically zero, closed forever);
+       the CPU demo configs use it.
 
     ``out`` (what LAVT normalises and passes to its decoder) and ``stream``
     (what continues through the backbone) are both returned.
@@ -61,6 +64,9 @@ class PWAM(BaseModule):
         dropout (float): Dropout after the projections. Defaults to 0.
         with_gate (bool): Use the language gate; without it
             ``stream = x + out``. Defaults to True.
+        gate_init (str): ``'official'`` (trunc_normal std 0.02 on both gate
+            Linears, as LAVT's model starts) or ``'zero'`` (closed gate).
+            Defaults to ``'official'``.
         init_cfg (dict, optional): Initialisation config.
 
     Shapes:
@@ -76,8 +82,13 @@ class PWAM(BaseModule):
                  num_heads: int = 1,
                  dropout: float = 0.0,
                  with_gate: bool = True,
+                 gate_init: str = 'official',
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
+        if gate_init not in ('official', 'zero'):
+            raise ValueError(f"gate_init must be 'official' or 'zero', got "
+                             f'{gate_init!r}')
+        self.gate_init = gate_init
         key_channels = key_channels or in_channels
         value_channels = value_channels or in_channels
         if value_channels != in_channels:
@@ -105,10 +116,15 @@ class PWAM(BaseModule):
 
     def init_weights(self) -> None:
         super().init_weights()
-        if self.with_gate:
+        if not self.with_gate:
+            return
+        if self.gate_init == 'zero':
             # closed at init (stream == x) yet trainable: zeroing gate[0]
             # too would make both gate gradients identically zero
             nn.init.zeros_(self.gate[2].weight)
+        else:
+            for layer in (self.gate[0], self.gate[2]):
+                nn.init.trunc_normal_(layer.weight, std=0.02)
 
     def stream_only_parameters(self):
         """Parameters that only shape ``stream`` (the gate): idle when the
