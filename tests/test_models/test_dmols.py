@@ -120,12 +120,51 @@ def test_reconstruction_learns(tokenizer):
     assert float(loss) < 0.2 * first
 
 
-def test_no_entity_gives_zero_loss(tokenizer):
-    head = _head()
+@pytest.mark.parametrize('target', ['token', 'feature'])
+def test_no_entity_batch_reaches_every_parameter(tokenizer, target):
+    """DDP without find_unused_parameters needs a gradient on every
+    parameter on every rank: a batch with no entity word gives loss 0 but
+    still puts every parameter of the head in the graph."""
+    kw = dict(text_channels=CT) if target == 'feature' else {}
+    head = _head(target=target, **kw)
     inputs = _inputs(tokenizer, ['the red square', 'a blue circle'])
     losses = head.loss(inputs, None, ConfigDict())
     assert float(losses['loss_re']) == 0
-    losses['loss_re'].backward()  # still connected to the graph
+    losses['loss_re'].backward()
+    missing = [n for n, p in head.named_parameters()
+               if p.requires_grad and p.grad is None]
+    assert not missing, missing
+
+
+def test_weighted_loss_equals_the_mean_over_erased_pieces(tokenizer):
+    """The loss (all positions decoded, erased ones weighted) equals the
+    cross-entropy averaged over the erased pieces only."""
+    import torch.nn.functional as F
+    torch.manual_seed(0)
+    head = _head()
+    inputs = _inputs(tokenizer, SENTENCES)
+    out = head(inputs)
+    entity = out['entity']
+    assert entity.any()
+    logits = head.predict_words(out['hidden'][entity])
+    want = F.cross_entropy(logits, inputs['text']['input_ids'][entity])
+    got = head.loss(inputs, None, ConfigDict())['loss_re']
+    torch.testing.assert_close(got, head.loss_weight * want)
+
+
+def test_default_entity_words_cover_the_datasets_classes(tokenizer):
+    from mmrrsis.datasets.categories import RISBENCH_CATEGORIES
+    from mmrrsis.models.decode_heads.dmols_head import ENTITY_WORDS
+    from mmrrsis.models.text_encoders.expression_splitter import CLASS_WORDS
+    for name in RISBENCH_CATEGORIES:
+        assert name in ENTITY_WORDS, name
+    for name in CLASS_WORDS['rrsisd']:
+        assert name in ENTITY_WORDS, name
+    tagged = _tagged(tokenizer, 'the helipad next to the roundabout and the '
+                     'container crane', words=ENTITY_WORDS)
+    for word in ('helipad', 'roundabout', 'container', 'crane'):
+        assert set(tokenizer.tokenize(word)) <= set(tagged), word
+    assert 'next' not in tagged and 'the' not in tagged
 
 
 def test_feature_target(tokenizer):
@@ -218,3 +257,11 @@ def test_segmentor_passes_grounded_words_to_heads():
     last = model.fusions[3]
     assert not last.gate[2].weight.requires_grad
     assert last.word_out.weight.requires_grad
+
+
+def test_segmentor_fills_text_channels_of_the_auxiliary_head():
+    cfg = _btdnet_cfg(with_dmols=True)
+    cfg['auxiliary_head'].update(target='feature', text_channels=None)
+    model = MODELS.build(cfg)
+    assert model.auxiliary_head.transform.out_features == \
+        model.text_encoder.out_channels

@@ -9,14 +9,18 @@ from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, SampleList
 from torch import Tensor
 
+from ...datasets.categories import RISBENCH_CATEGORIES
 from ..text_encoders.expression_splitter import CLASS_WORDS
 
 #: Object (entity) nouns tagged by default: the RefSegRS classes, the
 #: RRSIS-D (DIOR) classes and the synthetic dataset's categories (the class
-#: lists of FIANet's expression splitter), and a few common remote-sensing
-#: synonyms. Plurals are added automatically.
+#: lists of FIANet's expression splitter), RISBench's 26 classes and the
+#: words its sentences use for them (helipad, roundabout, container crane,
+#: ...), and a few common remote-sensing synonyms. Plurals are added
+#: automatically.
 ENTITY_WORDS: Tuple[str, ...] = tuple(dict.fromkeys(
-    [w for words in CLASS_WORDS.values() for w in words] + [
+    [w for words in CLASS_WORDS.values() for w in words] +
+    [w for words in RISBENCH_CATEGORIES.values() for w in words] + [
         'swimming pool', 'plane', 'aircraft', 'boat', 'house', 'tank',
         'parking lot', 'playground', 'court', 'field', 'lake', 'river',
         'vegetation', 'roof']))
@@ -59,25 +63,43 @@ class EntityWordTagger:
             if tok.startswith('##'):
                 cont[idx] = True
         self.continuation = cont
+        self._device_tables: Dict[str, dict] = {}
 
     def __call__(self, input_ids: Tensor) -> Tensor:
-        """[B, L] token ids -> [B, L] bool, True on entity word pieces."""
-        ids = input_ids.cpu()
+        """[B, L] token ids -> [B, L] bool, True on entity word pieces.
+
+        Runs on the device of ``input_ids`` (no host-device copy, so no
+        synchronisation in the training step)."""
+        ids = input_ids
+        dev = ids.device
         B, L = ids.shape
-        cont = self.continuation[ids.clamp(0, len(self.continuation) - 1)]
+        table = self._on(dev)
+        cont = table['continuation'][ids.clamp(
+            0, len(table['continuation']) - 1)]
         # is the token after position j a continuation piece?
         next_cont = torch.cat([cont[:, 1:], cont.new_zeros(B, 1)], 1)
-        out = torch.zeros(B, L, dtype=torch.bool)
-        for seq in self.sequences:
+        out = torch.zeros(B, L, dtype=torch.bool, device=dev)
+        for seq in table['sequences']:
             n = len(seq)
             if n == 0 or n > L:
                 continue
             win = ids.unfold(1, n, 1)  # B L-n+1 n
-            hit = (win == torch.tensor(seq)).all(-1)
+            hit = (win == seq).all(-1)
             hit &= ~cont[:, :L - n + 1] & ~next_cont[:, n - 1:]
             for k in range(n):
                 out[:, k:k + L - n + 1] |= hit
-        return out.to(input_ids.device)
+        return out
+
+    def _on(self, device: torch.device) -> dict:
+        """The phrase ids and the continuation table on ``device``
+        (copied once per device)."""
+        key = str(device)
+        if key not in self._device_tables:
+            self._device_tables[key] = dict(
+                continuation=self.continuation.to(device),
+                sequences=[torch.tensor(s, device=device)
+                           for s in self.sequences])
+        return self._device_tables[key]
 
 
 @MODELS.register_module()
@@ -110,7 +132,9 @@ class DMOLSHead(BaseModule):
       embedding), i.e. masked-word prediction conditioned on the image; with
       ``target='feature'``, ``1 - cos`` to the text encoder's (detached)
       features of the erased pieces. Averaged over the erased pieces of the
-      batch; 0 (still connected to the graph) when none is found.
+      batch; exactly 0 when none is found, with every parameter of the head
+      still in the graph (so DDP without ``find_unused_parameters`` works
+      on a rank whose batch holds no entity word).
     * No second segmentation pass with the erased sentence.
 
     Args:
@@ -251,23 +275,29 @@ class DMOLSHead(BaseModule):
     def loss(self, inputs: dict, batch_data_samples: SampleList,
              train_cfg: ConfigType) -> Dict[str, Tensor]:
         """``{loss_name: L_re, 'acc_re': accuracy}`` (accuracy of the erased
-        pieces in % for ``target='token'``, mean cosine for ``'feature'``).
-        Only the erased positions are decoded (the vocabulary projection is
-        the costly part)."""
+        pieces in % for ``target='token'``, mean cosine for ``'feature'``;
+        0 for a batch without entity words)."""
         out = self.forward(inputs)
         hidden, entity = out['hidden'], out['entity']
-        if not entity.any():
-            zero = hidden.sum() * 0
-            return {self.loss_name: zero, 'acc_re': zero.detach()}
-        sel = self.predict_words(hidden[entity])  # M x V | M x Ct
+        # Every position is decoded and the erased ones are selected by
+        # weights, not by indexing: no host-device sync (``entity.any()``),
+        # and every parameter of the head is in the graph even when a batch
+        # holds no entity word (its loss is then exactly 0), which DDP
+        # without find_unused_parameters requires.
+        w = entity.to(hidden.dtype)
+        n = w.sum().clamp(min=1)
+        pred = self.predict_words(hidden)  # B x L x V | B x L x Ct
         if self.target == 'token':
-            tgt = inputs['text']['input_ids'][entity]
-            loss = F.cross_entropy(sel, tgt)
-            acc = (sel.argmax(-1) == tgt).float().mean() * 100
+            tgt = inputs['text']['input_ids']
+            ce = F.cross_entropy(pred.flatten(0, 1), tgt.flatten(),
+                                 reduction='none').view_as(w)
+            loss = (ce * w).sum() / n
+            hit = (pred.argmax(-1) == tgt).to(w.dtype)
+            acc = (hit * w).sum() / n * 100
         else:
-            tgt = inputs['text']['feats'][entity].detach()
-            cos = F.cosine_similarity(sel, tgt, dim=-1)
-            loss = (1 - cos).mean()
-            acc = cos.mean()
+            tgt = inputs['text']['feats'].detach()
+            cos = F.cosine_similarity(pred, tgt, dim=-1)
+            loss = ((1 - cos) * w).sum() / n
+            acc = (cos * w).sum() / n
         return {self.loss_name: self.loss_weight * loss,
                 'acc_re': acc.detach()}
