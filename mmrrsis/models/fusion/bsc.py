@@ -90,6 +90,9 @@ class BSC(PWAM):
         num_heads (int): Heads of the correlation. Defaults to 1.
         dropout (float): Dropout after the projections. Defaults to 0.
         with_gate (bool): Tanh language gate on the stream (PWAM).
+        gate_init (str): PWAM's ``gate_init``. BTDNet's code is not public;
+            ``'zero'`` (closed at init) is kept, as the BTDNet figures in
+            configs/btdnet/README.md were measured. Defaults to ``'zero'``.
             Defaults to True.
         with_spatial_prior (bool): Use the spatial prior ``P`` (both
             directions). Defaults to True.
@@ -115,6 +118,7 @@ class BSC(PWAM):
                  with_gate: bool = True,
                  with_spatial_prior: bool = True,
                  with_pixel_to_word: bool = True,
+                 gate_init: str = 'zero',
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(
             in_channels=in_channels,
@@ -124,6 +128,7 @@ class BSC(PWAM):
             num_heads=num_heads,
             dropout=dropout,
             with_gate=with_gate,
+            gate_init=gate_init,
             init_cfg=init_cfg)
         self.with_spatial_prior = with_spatial_prior
         self.with_pixel_to_word = with_pixel_to_word
