@@ -10,7 +10,10 @@ _base_ = [
 ]
 max_epochs = 40
 model = dict(
-    text_encoder=dict(max_length=22, splitter=dict(class_words='rrsisd')),
+    text_encoder=dict(
+        max_length=22,
+        splitter=dict(class_words='rrsisd', mode='rule',
+                      placement='official')),
     neck=dict(num_blocks=3))
 train_dataloader = dict(batch_size=8)  # FIANet: 1 GPU x 8
 optim_wrapper = dict(optimizer=dict(lr=3e-5))

@@ -9,7 +9,10 @@ swin_channels = [128, 256, 512, 1024]
 model = dict(
     text_encoder=dict(
         type='SplitTextEncoder',
-        splitter=dict(class_words='refsegrs')),
+        # rule tagger + FIANet's chunk grammar and word-index placement
+        # (mode='official' runs NLTK itself: needs its tagger data)
+        splitter=dict(class_words='refsegrs', mode='rule',
+                      placement='official')),
     fusion=dict(_delete_=True, type='FIAM', in_channels=swin_channels,
                 num_heads=1, dropout=0.0),
     neck=dict(type='TMEM', in_channels=swin_channels, text_channels=None,
