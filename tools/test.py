@@ -2,7 +2,11 @@
 
 Same flags as MMSeg's ``tools/test.py``: ``--work-dir``, ``--out``,
 ``--show``, ``--show-dir`` (one overlay per expression, with the sentence),
-``--wait-time``, ``--cfg-options``, ``--launcher``, ``--tta``.
+``--wait-time``, ``--cfg-options``, ``--launcher``, ``--tta``; plus
+``--data-root DIR`` (the dataset folder, for every split). Only the test
+split needs to be present, ``--show-dir`` included. A checkpoint argument
+that is no checkpoint (an image, a config, a cut-off file) stops at once
+with a message saying what the file is.
 
 ``RefSegMetric`` prints oIoU / mIoU / Prec@X overall, by object size and by
 category (RRSIS-D: annotated; RefSegRS, RISBench: derived from the
@@ -23,6 +27,7 @@ from mmengine.runner import Runner  # noqa: E402
 
 from mmrrsis.apis.runtime import (finish_launch, load_config,  # noqa: E402
                                   prepare_launch)
+from mmrrsis.utils.compat import CheckpointFileError  # noqa: E402
 
 
 def parse_args():
@@ -31,6 +36,10 @@ def parse_args():
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--work-dir', help='the dir to save logs and metrics')
+    parser.add_argument(
+        '--data-root',
+        help='dataset folder for every split (train, val and test '
+        'dataloaders); --cfg-options data_root=DIR also works')
     parser.add_argument('--out', type=str,
                         help='write DIR/per_sample_iou.json: per-expression '
                         'scores with category and size, and the per-size / '
@@ -76,7 +85,7 @@ def trigger_visualization_hook(cfg, args):
 def main():
     args = parse_args()
     cfg = load_config(args.config, args.launcher, args.cfg_options,
-                      args.work_dir)
+                      args.work_dir, data_root=args.data_root)
     cfg.load_from = args.checkpoint
     if args.show or args.show_dir:
         cfg = trigger_visualization_hook(cfg, args)
@@ -92,7 +101,10 @@ def main():
         # (IoU, category, size, text, image), worst first (json)
         cfg.test_evaluator['output_dir'] = args.out
         cfg.test_evaluator['save_per_sample'] = True
-    prepare_launch(cfg)
+    try:
+        prepare_launch(cfg)
+    except (FileNotFoundError, CheckpointFileError) as err:
+        sys.exit(f'tools/test.py: {err}')
     runner = Runner.from_cfg(cfg)
     runner.test()
     finish_launch()

@@ -1,10 +1,15 @@
 """Train a referring segmentor with MMSeg's runner.
 
 Same flags as MMSeg's ``tools/train.py``: ``--work-dir``, ``--resume``,
-``--amp``, ``--cfg-options``, ``--launcher``. On a machine without CUDA a
-distributed launch uses the gloo backend. ``--select-on test`` keeps the
-checkpoint with the best *test* oIoU (FIANet's official protocol) instead
-of the best val one (``mmrrsis.evaluation.select_on``).
+``--amp``, ``--cfg-options``, ``--launcher``; plus ``--data-root DIR`` (the
+dataset folder, for every split). ``--resume`` resumes from the newest
+checkpoint *in the work dir given* that loads (a copied work dir resumes
+from its own files; a cut-off latest checkpoint is skipped with the
+reason), see :class:`mmrrsis.engine.hooks.SafeCheckpointHook`. On a
+machine without CUDA a distributed launch uses the gloo backend.
+``--select-on test`` keeps the checkpoint with the best *test* oIoU
+(FIANet's official protocol) instead of the best val one
+(``mmrrsis.evaluation.select_on``).
 """
 import argparse
 import logging
@@ -29,8 +34,12 @@ def parse_args():
     parser.add_argument('config', help='train config file path')
     parser.add_argument('--work-dir', help='the dir to save logs and models')
     parser.add_argument(
+        '--data-root',
+        help='dataset folder for every split (train, val and test '
+        'dataloaders); --cfg-options data_root=DIR also works')
+    parser.add_argument(
         '--resume', action='store_true', default=False,
-        help='resume from the latest checkpoint in the work_dir')
+        help='resume from the newest checkpoint in the work dir that loads')
     parser.add_argument(
         '--amp', action='store_true', default=False,
         help='enable automatic-mixed-precision training')
@@ -54,7 +63,7 @@ def parse_args():
 def main():
     args = parse_args()
     cfg = load_config(args.config, args.launcher, args.cfg_options,
-                      args.work_dir)
+                      args.work_dir, data_root=args.data_root)
     if args.amp:
         import torch
         if not torch.cuda.is_available():

@@ -1,7 +1,7 @@
 """Launch-time adjustments shared by ``tools/train.py`` and ``tools/test.py``."""
 import datetime
 import os
-from typing import Optional
+from typing import List, Optional
 
 import torch
 from mmengine.config import Config
@@ -54,17 +54,86 @@ def _cpu_ddp_wrapper(cfg: Config) -> None:
         wrapper.setdefault('device_ids', None)
 
 
+_SPLIT_LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+
+
+def _leaf_datasets(dataset) -> List[dict]:
+    """The dataset dicts of a dataloader's ``dataset``, through wrappers
+    (``dataset=`` of RepeatDataset and the like, ``datasets=`` of
+    ConcatDataset)."""
+    if not isinstance(dataset, dict):
+        return []
+    if 'datasets' in dataset:
+        return [d for sub in dataset['datasets'] for d in _leaf_datasets(sub)]
+    if 'dataset' in dataset:
+        return _leaf_datasets(dataset['dataset'])
+    return [dataset]
+
+
+def set_data_root(cfg: Config,
+                  data_root: str,
+                  only_if: Optional[str] = None) -> List[str]:
+    """Point every split of a config at ``data_root``.
+
+    A config's top-level ``data_root`` is a plain variable: its dataloaders
+    copied the value when the file was read, so changing ``cfg.data_root``
+    afterwards (``--cfg-options data_root=...``) reaches no dataset. This
+    sets ``cfg.data_root`` and the ``data_root`` of every dataset of
+    ``train_dataloader``, ``val_dataloader`` and ``test_dataloader``
+    (through dataset wrappers).
+
+    Args:
+        cfg (Config): The config, changed in place.
+        data_root (str): The folder holding the dataset.
+        only_if (str, optional): Change only the datasets whose
+            ``data_root`` is this value (the config's own data root), so
+            that a split pointed elsewhere on purpose stays there.
+
+    Returns:
+        list[str]: The dataloaders changed.
+    """
+    cfg.data_root = data_root
+    changed = []
+    for key in _SPLIT_LOADERS:
+        loader = cfg.get(key)
+        if not loader:
+            continue
+        hit = False
+        for dataset in _leaf_datasets(loader.get('dataset')):
+            if only_if is not None and dataset.get('data_root') != only_if:
+                continue
+            dataset['data_root'] = data_root
+            hit = True
+        if hit:
+            changed.append(key)
+    return changed
+
+
 def load_config(path: str,
                 launcher: str = 'none',
                 cfg_options: Optional[dict] = None,
-                work_dir: Optional[str] = None) -> Config:
+                work_dir: Optional[str] = None,
+                data_root: Optional[str] = None) -> Config:
     """Read a config the way MMSeg's tools do: ``--cfg-options`` merged,
     ``work_dir`` from the command line, else the config, else
-    ``./work_dirs/<config name>``."""
+    ``./work_dirs/<config name>``.
+
+    Data location: ``data_root`` (``--data-root``) points every split at
+    that folder (:func:`set_data_root`). ``--cfg-options data_root=DIR``
+    does the same for the splits that used the config's own data root
+    (MMSeg's tools change only the variable, which no dataset reads any
+    more). Per-split keys (``test_dataloader.dataset.data_root=...``) still
+    win over the latter.
+    """
     cfg = Config.fromfile(path)
     cfg.launcher = launcher
+    config_root = cfg.get('data_root')
     if cfg_options is not None:
         cfg.merge_from_dict(cfg_options)
+        if 'data_root' in cfg_options and data_root is None:
+            set_data_root(cfg, cfg_options['data_root'], only_if=config_root)
+    if data_root is not None:
+        set_data_root(cfg, data_root)
     if work_dir is not None:
         cfg.work_dir = work_dir
     elif cfg.get('work_dir', None) is None:
@@ -81,13 +150,17 @@ def prepare_launch(cfg: Config) -> Config:
       without ``device_ids`` and, for the ``pytorch`` launcher
       (``torchrun``), creates the process group itself, because MMEngine's
       ``init_dist`` would call ``torch.cuda.set_device``.
-    * The checkpoint of ``load_from`` must exist: fail before building the
-      runner, naming the file.
+    * The checkpoint of ``load_from`` must exist and be a checkpoint:
+      fail before building the runner, naming the file and, for a file
+      that is no checkpoint (an image, a config, a cut-off save), what it
+      is (:class:`~mmrrsis.utils.compat.CheckpointFileError`).
     """
+    from mmrrsis.utils.compat import checkpoint_file_kind
     load_from = cfg.get('load_from')
-    if load_from and '://' not in load_from and not os.path.isfile(
-            load_from):
-        raise FileNotFoundError(f'checkpoint not found: {load_from}')
+    if load_from and '://' not in load_from:
+        if not os.path.isfile(load_from):
+            raise FileNotFoundError(f'checkpoint not found: {load_from}')
+        checkpoint_file_kind(load_from)
     launcher = cfg.get('launcher', 'none')
     if launcher != 'none' and not torch.cuda.is_available():
         cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})

@@ -23,10 +23,12 @@ environment that does not need a shim is left untouched:
    message hub (``HistoryBuffer``, numpy arrays and scalars). Instead of
    switching the safe loader off, we keep ``weights_only=True`` and allow the
    handful of mmengine and numpy types such checkpoints contain (see
-   :func:`safe_checkpoint_globals`). A file that needs anything else fails
-   with torch's message, which names the offending global; set the
+   :func:`safe_checkpoint_globals`). A checkpoint that needs anything else
+   fails with torch's message, which names the offending global; set the
    environment variable ``MMRRSIS_UNSAFE_LOAD=1`` to load a checkpoint you
-   trust with ``weights_only=False``.
+   trust with ``weights_only=False``. A file that is no checkpoint at all
+   (an image, a config, an empty or cut-off file) is named for what it is
+   (:class:`CheckpointFileError`), without that advice.
 """
 import importlib
 import os
@@ -227,25 +229,139 @@ def safe_checkpoint_globals() -> List[object]:
     return allowed
 
 
-def safe_torch_load(filename, map_location=None):
+class CheckpointFileError(RuntimeError):
+    """A file given as a checkpoint cannot be read as one: it is not a
+    ``torch.save`` file at all (an image, a config, a plain pickle, ...), or
+    it is cut off. The message says what the file is."""
+
+
+#: ``torch.save``'s legacy (pre-1.6) format: pickle protocol 2, then the
+#: magic number 0x1950a86a20f9469cfc6c as a 10-byte LONG1.
+_TORCH_LEGACY_MAGIC = b'\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50'
+_KNOWN_FORMATS = (
+    (b'\x89PNG\r\n\x1a\n', 'a PNG image'),
+    (b'\xff\xd8\xff', 'a JPEG image'),
+    (b'II*\x00', 'a TIFF image'),
+    (b'MM\x00*', 'a TIFF image'),
+    (b'GIF8', 'a GIF image'),
+    (b'BM', 'a BMP image'),
+    (b'\x89HDF', 'an HDF5 file'),
+    (b'\x1f\x8b', 'a gzip archive'),
+    (b'%PDF', 'a PDF document'),
+    (b'\x93NUMPY', 'a NumPy .npy array'),
+    (b'\x7fELF', 'an executable (ELF)'),
+)
+
+
+def checkpoint_file_kind(filename: str) -> str:
+    """What a local file given as a checkpoint is, from its first bytes.
+
+    Returns:
+        str: ``'torch-zip'`` (``torch.save``'s zip format, what MMEngine
+        writes; the zip may still be cut off) or ``'torch-legacy'``
+        (``torch.save``'s pre-1.6 format).
+
+    Raises:
+        CheckpointFileError: The file is empty, cut off, or something else
+            (an image, text, a plain pickle, safetensors, ...); the message
+            names what it is and that it is not a checkpoint.
+    """
+    import zipfile
+    size = os.path.getsize(filename)
+    if size == 0:
+        raise CheckpointFileError(
+            f'{filename} is empty (0 bytes), not a checkpoint: a save or '
+            'copy of it was interrupted, or it was created empty.')
+    with open(filename, 'rb') as f:
+        head = f.read(512)
+    if head.startswith(b'PK\x03\x04'):
+        if not zipfile.is_zipfile(filename):
+            raise CheckpointFileError(
+                f'{filename} is an incomplete checkpoint: its zip archive '
+                f'ends after {size} bytes without the central directory (a '
+                'save or copy of it was interrupted, e.g. a killed job or a '
+                'full disk). Use an earlier checkpoint.')
+        with zipfile.ZipFile(filename) as zf:
+            names = zf.namelist()
+        if not any(n == 'data.pkl' or n.endswith('/data.pkl')
+                   for n in names):
+            raise CheckpointFileError(
+                f'{filename} is a zip archive but not a torch checkpoint '
+                f'(no data.pkl inside; it holds {names[:3]}...).')
+        return 'torch-zip'
+    if head.startswith(_TORCH_LEGACY_MAGIC):
+        return 'torch-legacy'
+    for magic, what in _KNOWN_FORMATS:
+        if head.startswith(magic):
+            raise CheckpointFileError(
+                f'{filename} is {what}, not a checkpoint (a .pth file '
+                'written by torch.save, e.g. by MMEngine\'s CheckpointHook).')
+    if len(head) >= 9 and head[8:9] == b'{' and int.from_bytes(
+            head[:8], 'little') < size:
+        raise CheckpointFileError(
+            f'{filename} is a safetensors file, not a torch.save '
+            'checkpoint: convert it (safetensors.torch.load_file, then '
+            'torch.save({"state_dict": ...})) before loading it here.')
+    if head.startswith(b'\x80'):
+        raise CheckpointFileError(
+            f'{filename} is a plain Python pickle, not a checkpoint written '
+            'by torch.save (torch cannot load it, safely or not).')
+    if b'\x00' not in head:
+        text = None
+        for cut in range(4):  # the 512-byte head may split a character
+            try:
+                text = head[:len(head) - cut].decode('utf-8')
+                break
+            except UnicodeDecodeError:
+                continue
+        if text is not None:
+            first = text.strip().splitlines()[0][:60] if text.strip() \
+                else ''
+            raise CheckpointFileError(
+                f'{filename} is a text file (it starts with {first!r}), '
+                'not a checkpoint.')
+    raise CheckpointFileError(
+        f'{filename} is not a checkpoint: neither torch.save format (zip or '
+        f'legacy) nor a known file type (it starts with {head[:8]!r}).')
+
+
+def safe_torch_load(filename, map_location=None, mmap: bool = False):
     """``torch.load`` with ``weights_only=True`` plus MMEngine's own types.
 
-    Set ``MMRRSIS_UNSAFE_LOAD=1`` to fall back to ``weights_only=False`` for
-    a file you trust (e.g. an old checkpoint holding ``argparse.Namespace``).
+    A local file is identified first (:func:`checkpoint_file_kind`): an
+    image, a text file, a plain pickle, an empty or cut-off file raises
+    :class:`CheckpointFileError` saying what the file is. Only a real
+    ``torch.save`` file whose pickle holds types outside the allowlist
+    gets the advice to set ``MMRRSIS_UNSAFE_LOAD=1`` (which falls back to
+    ``weights_only=False`` for a file you trust, e.g. an old checkpoint
+    holding ``argparse.Namespace``).
+
+    Args:
+        filename (str | file-like): The checkpoint.
+        map_location: As in ``torch.load``.
+        mmap (bool): Map the tensors' storage instead of reading it (zip
+            format only; ignored otherwise). Cheap check that a checkpoint
+            loads. Defaults to False.
     """
+    kind = None
+    if isinstance(filename, (str, os.PathLike)) and os.path.isfile(
+            filename):
+        kind = checkpoint_file_kind(str(filename))
+    kwargs = dict(map_location=map_location)
+    if mmap and kind == 'torch-zip':
+        kwargs['mmap'] = True
     if os.environ.get('MMRRSIS_UNSAFE_LOAD', '0') == '1':
-        return torch.load(filename, map_location=map_location,
-                          weights_only=False)
+        return torch.load(filename, weights_only=False, **kwargs)
     with torch.serialization.safe_globals(safe_checkpoint_globals()):
         try:
-            return torch.load(filename, map_location=map_location,
-                              weights_only=True)
+            return torch.load(filename, weights_only=True, **kwargs)
         except Exception as err:  # pickle.UnpicklingError and friends
             if 'Weights only load failed' not in str(err):
                 raise
             raise RuntimeError(
-                f'Refusing to unpickle {filename!s}: it holds objects '
-                'outside the tensor/MMEngine allowlist (details below). If '
+                f'Refusing to unpickle {filename!s}: it is a torch '
+                'checkpoint whose pickle holds objects outside the '
+                'tensor/MMEngine allowlist (torch names them below). If '
                 'you trust this file, set MMRRSIS_UNSAFE_LOAD=1.\n'
                 f'{err}') from None
 
@@ -274,4 +390,5 @@ def apply_all() -> None:
     patch_mmcv_ops()
     patch_mmpretrain_multimodal()
     patch_checkpoint_loader()
+    importlib.import_module('.log_filters', __package__).install()
     _APPLIED = True

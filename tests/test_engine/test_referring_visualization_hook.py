@@ -141,3 +141,32 @@ def test_read_rgb_image_formats(tmp_path):
     img16 = read_rgb_image(str(tmp_path / 'u.tif'))
     assert img16.dtype == np.uint8 and img16.shape == (H, W, 3)
     assert img16.min() == 0 and img16.max() == 255
+
+
+class _TestOnlyRunner:
+    """A runner whose train loop was never built (``tools/test.py``):
+    ``Runner.iter`` would build it, reading the training split."""
+
+    def __init__(self, tmp_path):
+        self._train_loop = dict(type='IterBasedTrainLoop', max_iters=10)
+        self.work_dir = str(tmp_path)
+        self.timestamp = '20250101_000000'
+
+    @property
+    def iter(self):
+        raise AssertionError('Runner.iter builds the train loop and its '
+                             'dataset (the train split)')
+
+    train_loop = iter
+
+
+def test_test_mode_never_builds_the_train_loop(tmp_path):
+    _make_visualizer(tmp_path, 'hook_testonly')
+    img_path = _write_png(str(tmp_path / 'scene_02.png'))
+    hook = ReferringVisualizationHook(draw=True)
+    runner = _TestOnlyRunner(tmp_path)
+    hook.before_test(runner)
+    hook.after_test_iter(runner, 0, {}, [_sample(img_path, 'the car', 3)])
+    # through the backends, at step 0
+    assert os.listdir(tmp_path / 'show' / 'vis_data' / 'vis_image') == [
+        'scene_02_s3_0.png']

@@ -100,3 +100,110 @@ def test_kill_and_resume(refseg_data, tmp_path):
     # the LR schedulers went on counting too
     sched_steps = {s.get('_global_step') for s in final['param_schedulers']}
     assert sched_steps == {MAX_ITERS}, sched_steps
+
+
+# ---------------------------------------------- copied work dir, cut-off save
+FIRST_ITERS = 4  # the original run: iter_2, iter_4, best_oIoU_iter_{2|4}
+
+
+@pytest.fixture(scope='module')
+def finished_run(refseg_data, tmp_path_factory):
+    """A ``tools/train.py`` run of 4 iterations (checkpoints every 2,
+    validation every 2, best oIoU kept)."""
+    work_dir = tmp_path_factory.mktemp('finished_run') / 'orig'
+    opts = cfg_options(refseg_data['root'], **{
+        'train_cfg.max_iters': FIRST_ITERS,
+        'train_cfg.val_interval': 2,
+    })
+    rc, out = run_tool(
+        [sys.executable, 'tools/train.py', CONFIG, '--work-dir', work_dir,
+         '--cfg-options', *opts], work_dir.parent / 'orig.log')
+    assert rc == 0, f'tools/train.py exited {rc}:\n{tail(out)}'
+    return work_dir
+
+
+def _digests(folder):
+    import hashlib
+    import os
+    out = {}
+    for root, _, files in os.walk(folder):
+        for name in files:
+            path = os.path.join(root, name)
+            with open(path, 'rb') as f:
+                out[os.path.relpath(path, folder)] = hashlib.sha256(
+                    f.read()).hexdigest()
+    return out
+
+
+def _resume_cmd(work_dir, data_root, max_iters):
+    opts = cfg_options(data_root, **{'train_cfg.max_iters': max_iters,
+                                     'train_cfg.val_interval': 2})
+    return [sys.executable, 'tools/train.py', CONFIG, '--work-dir',
+            str(work_dir), '--resume', '--cfg-options', *opts]
+
+
+def test_resume_in_copied_work_dir(finished_run, refseg_data, tmp_path):
+    """``cp -r orig copy; tools/train.py --resume --work-dir copy``:
+    resumes from the copy's checkpoint, replaces the copy's best
+    checkpoint, and leaves the original byte for byte."""
+    import shutil
+
+    import torch
+
+    import mmrrsis  # noqa: F401
+    from mmrrsis.utils import safe_torch_load
+    orig = finished_run
+    copy = tmp_path / 'copy'
+    shutil.copytree(orig, copy)
+    before = _digests(orig)
+    # the original's best checkpoint, as the message hub records it
+    # (absolute, in the original)
+    ckpt = safe_torch_load(str(copy / f'iter_{FIRST_ITERS}.pth'),
+                           map_location='cpu')
+    hub = ckpt['message_hub']['runtime_info']
+    best = hub['best_ckpt']
+    assert best.startswith(str(orig)) and (copy / best.split('/')[-1]).exists()
+    # make the resumed run's first validation a new best, whatever it
+    # scores: the hook then deletes "the previous best" (MMEngine: the
+    # original's file)
+    hub['best_score'] = -1.0
+    torch.save(ckpt, str(copy / f'iter_{FIRST_ITERS}.pth'))
+
+    rc, out = run_tool(_resume_cmd(copy, refseg_data['root'],
+                                   FIRST_ITERS + 2), tmp_path / 'copy.log')
+    assert rc == 0, f'resumed run exited {rc}:\n{tail(out, 80)}'
+    assert f'Load checkpoint from {copy}/iter_{FIRST_ITERS}.pth' in out, \
+        tail(out)
+    assert f'resumed epoch: 0, iter: {FIRST_ITERS}' in out
+    assert _digests(orig) == before, 'the original run was changed'
+    # the copy's own best was replaced by the new one
+    assert not (copy / best.split('/')[-1]).exists()
+    assert (copy / f'best_oIoU_iter_{FIRST_ITERS + 2}.pth').is_file()
+
+
+def test_resume_skips_truncated_latest(finished_run, refseg_data,
+                                       tmp_path):
+    """The latest checkpoint is cut off (a kill during a save): --resume
+    says which file it skips and why, and resumes from the previous one."""
+    import shutil
+    work = tmp_path / 'work'
+    work.mkdir()
+    for name in ('iter_2.pth', f'iter_{FIRST_ITERS}.pth'):
+        shutil.copy(finished_run / name, work / name)
+    latest = work / f'iter_{FIRST_ITERS}.pth'
+    (work / 'last_checkpoint').write_text(str(latest))
+    data = latest.read_bytes()
+    latest.write_bytes(data[:len(data) // 2])
+
+    rc, out = run_tool(_resume_cmd(work, refseg_data['root'],
+                                   FIRST_ITERS + 2), tmp_path / 'resume.log')
+    assert rc == 0, f'resumed run exited {rc}:\n{tail(out, 80)}'
+    assert (f'Skipping {latest} for resuming: it does not load '
+            f'(CheckpointFileError: {latest} is an incomplete checkpoint'
+            in out), tail(out)
+    assert f'Auto resumed from the latest checkpoint {work}/iter_2.pth' \
+        in out, tail(out)
+    assert 'resumed epoch: 0, iter: 2' in out
+    logged = [int(i) for i in re.findall(
+        rf'Iter\(train\) \[\s*(\d+)/{FIRST_ITERS + 2}\]', out)]
+    assert logged == list(range(3, FIRST_ITERS + 3)), logged

@@ -5,6 +5,7 @@ import json
 import sys
 
 import cv2
+import numpy as np
 import pytest
 from tool_test_utils import (CONFIG, METRIC_KEYS, cfg_options, free_port,
                              parse_metrics, run_tool, tail, tool_env,
@@ -122,3 +123,68 @@ def test_dist_test_matches_single(single_test_run, refseg_data,
     for key in single:
         assert dist[key] == pytest.approx(single[key], abs=1e-3), (
             key, single, dist)
+
+
+@pytest.fixture(scope='module')
+def test_split_only(refseg_data, tmp_path_factory):
+    """A copy of the tiny set with the test split only: its phrase file and
+    the images / masks it names (no train or val split file)."""
+    import shutil
+    from pathlib import Path
+    src = Path(refseg_data['root'])
+    dst = tmp_path_factory.mktemp('test_split_only') / 'data'
+    for sub in ('images', 'masks'):
+        (dst / sub).mkdir(parents=True)
+    for ref_id in refseg_data['test_ids']:
+        for sub in ('images', 'masks'):
+            shutil.copy(src / sub / f'{ref_id}.tif', dst / sub)
+    shutil.copy(src / 'output_phrase_test.txt', dst)
+    return dst
+
+
+def test_show_dir_with_the_test_split_only(test_split_only, refseg_data,
+                                           tiny_checkpoint, tmp_path):
+    """``--show-dir`` on a machine holding only the test split: no
+    train-split file is read (MMSeg's hook builds the train loop)."""
+    show_dir = tmp_path / 'show'
+    opts = cfg_options(test_split_only)
+    rc, out = run_tool(
+        [sys.executable, 'tools/test.py', CONFIG, tiny_checkpoint,
+         '--work-dir', tmp_path / 'work', '--show-dir', show_dir,
+         '--cfg-options', *opts], tmp_path / 'test.log')
+    assert rc == 0, f'tools/test.py exited {rc}:\n{tail(out, 80)}'
+    assert 'output_phrase_train' not in out
+    assert set(parse_metrics(out, 'test')) == set(METRIC_KEYS)
+    pngs = sorted(show_dir.glob('*.png'))
+    assert len(pngs) == refseg_data['num_test'], [p.name for p in pngs]
+
+
+def test_data_root_flag(test_split_only, refseg_data, tiny_checkpoint,
+                        tmp_path):
+    """``--data-root DIR`` points every split at DIR: no per-split
+    ``--cfg-options`` keys needed (they default to data/synthetic_refseg,
+    which does not hold this set)."""
+    opts = [o for o in cfg_options(test_split_only)
+            if '.dataset.data_root=' not in o]
+    rc, out = run_tool(
+        [sys.executable, 'tools/test.py', CONFIG, tiny_checkpoint,
+         '--work-dir', tmp_path / 'work', '--data-root', test_split_only,
+         '--cfg-options', *opts], tmp_path / 'test.log')
+    assert rc == 0, f'tools/test.py exited {rc}:\n{tail(out, 80)}'
+    assert f"data_root = '{test_split_only}'" in out  # the dumped config
+    assert f'{refseg_data["num_test"]} expressions' in out, tail(out)
+
+
+def test_png_as_checkpoint(tmp_path, refseg_data):
+    """A PNG passed as the checkpoint: told what it is, at once, and not
+    told to switch the safe loader off."""
+    png = tmp_path / 'scene.png'
+    assert cv2.imwrite(str(png), np.zeros((8, 8, 3), np.uint8))
+    rc, out = run_tool(
+        [sys.executable, 'tools/test.py', CONFIG, png, '--work-dir',
+         tmp_path / 'work', '--cfg-options',
+         *cfg_options(refseg_data['root'])], tmp_path / 'test.log')
+    assert rc != 0
+    assert f'{png} is a PNG image, not a checkpoint' in out, tail(out)
+    assert 'MMRRSIS_UNSAFE_LOAD' not in out
+    assert 'Traceback' not in out

@@ -1,7 +1,13 @@
 # The synthetic referring dataset (tools/misc/make_synthetic_refseg.py),
 # written in the RefSegRS on-disk layout and read by RefSegRSDataset.
+# data/synthetic_refseg (relative to the repository root, where the tools
+# run) is also where demo/synthetic_demo.py writes it; elsewhere: the tools'
+# --data-root DIR.
 dataset_type = 'RefSegRSDataset'
 data_root = 'data/synthetic_refseg'
+# check_files: drop (and list by ref id) samples whose image / mask is
+# missing at load, instead of a crash in a dataloader worker mid-training
+dataset_checks = dict(check_files=True)
 img_scale = (96, 96)
 train_pipeline = [
     dict(type='LoadRSImageFromFile'),
@@ -23,21 +29,24 @@ train_dataloader = dict(
     persistent_workers=True,
     sampler=dict(type='InfiniteSampler', shuffle=True),
     dataset=dict(type=dataset_type, data_root=data_root, split='train',
-                 category_words='synthetic', pipeline=train_pipeline))
+                 category_words='synthetic', pipeline=train_pipeline,
+                 **dataset_checks))
 val_dataloader = dict(
     batch_size=8,
     num_workers=1,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(type=dataset_type, data_root=data_root, split='val',
-                 category_words='synthetic', pipeline=test_pipeline))
+                 category_words='synthetic', pipeline=test_pipeline,
+                 **dataset_checks))
 test_dataloader = dict(
     batch_size=8,
     num_workers=1,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(type=dataset_type, data_root=data_root, split='test',
-                 category_words='synthetic', pipeline=test_pipeline))
+                 category_words='synthetic', pipeline=test_pipeline,
+                 **dataset_checks))
 # category: the synthetic categories named in the sentence (per-category
 # IoU in the metric's tables)
 val_evaluator = dict(type='RefSegMetric', eval_resolution='original')

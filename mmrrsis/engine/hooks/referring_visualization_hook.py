@@ -3,11 +3,32 @@ import os.path as osp
 from typing import Optional, Sequence
 
 import numpy as np
-from mmengine.runner import Runner
+from mmengine.runner import BaseLoop, Runner
 
 from mmseg.engine.hooks import SegVisualizationHook
 from mmseg.registry import HOOKS
 from mmseg.structures import SegDataSample
+
+
+def current_train_iter(runner: Runner) -> int:
+    """The training iteration, without building the train loop.
+
+    ``Runner.iter`` reads ``runner.train_loop``, which *builds* the train
+    loop and its dataset when it was never built: in ``tools/test.py`` that
+    reads the training split, which a machine holding only the test split
+    lacks (``FileNotFoundError ... output_phrase_train.txt``). A test or
+    val-only run has no training iteration: 0.
+
+    Args:
+        runner (Runner): The runner (or a stand-in with ``iter``).
+
+    Returns:
+        int: ``runner.iter`` when the train loop exists, else 0.
+    """
+    if not hasattr(runner, '_train_loop'):  # a stand-in, not a Runner
+        return int(getattr(runner, 'iter', 0))
+    loop = runner._train_loop
+    return loop.iter if isinstance(loop, BaseLoop) else 0
 
 
 def read_rgb_image(img_path: str,
@@ -41,7 +62,10 @@ class ReferringVisualizationHook(SegVisualizationHook):
       so the many expressions of one image never overwrite each other;
     * images are read with :func:`read_rgb_image` (TIFF, grey, 4-band);
     * in test mode every ``test_interval``-th batch is drawn (default: all
-      of them), in val mode every ``interval``-th batch.
+      of them), in val mode every ``interval``-th batch;
+    * it never builds the train loop (MMSeg's hook reads ``runner.iter``,
+      which does): ``tools/test.py --show-dir`` works on a machine that
+      holds only the test split (:func:`current_train_iter`).
 
     Where files go: with ``test_out_dir`` set, test images are written
     directly as ``{test_out_dir}/{img_stem}_s{sample_idx}.png`` (a relative
@@ -156,4 +180,4 @@ class ReferringVisualizationHook(SegVisualizationHook):
                 show=self.show,
                 wait_time=self.wait_time,
                 out_file=out_file,
-                step=runner.iter)
+                step=current_train_iter(runner))
