@@ -17,10 +17,10 @@ log_level = 'INFO'
 # switch also calls torch.use_deterministic_algorithms(True), which raises
 # on CUDA's bilinear-upsampling backward that every head here uses.
 randomness = dict(seed=2401, deterministic=False)
-# default_hooks (schedules, tiny configs): type='CheckpointHook' builds
-# mmrrsis' SafeCheckpointHook in the mmseg scope (atomic saves; --resume
-# reads this run's own work dir and falls back past a cut-off checkpoint;
-# never deletes outside it). 'mmengine.CheckpointHook' is MMEngine's.
+# default_hooks (schedules, tiny configs) use mmrrsis' SafeCheckpointHook:
+# MMEngine's CheckpointHook with atomic saves; --resume reads this run's own
+# work dir and falls back past a cut-off checkpoint; never deletes outside
+# it.
 load_from = None
 resume = False
 tta_model = None

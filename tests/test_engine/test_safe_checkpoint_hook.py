@@ -60,13 +60,20 @@ def _finish(runner):
             runner.logger.removeHandler(handler)
 
 
-def test_registered_as_checkpoint_hook_in_mmseg_scope():
+def test_registered_without_shadowing_mmengine():
     from mmengine.hooks import CheckpointHook
     from mmengine.registry import HOOKS, DefaultScope
     with DefaultScope.overwrite_default_scope('mmseg'):
-        hook = HOOKS.build(dict(type='CheckpointHook', interval=1))
+        hook = HOOKS.build(dict(type='SafeCheckpointHook', interval=1))
+        plain = HOOKS.build(dict(type='CheckpointHook', interval=1))
     assert isinstance(hook, SafeCheckpointHook)
-    assert HOOKS.get('mmengine.CheckpointHook') is CheckpointHook
+    # importing mmrrsis leaves other configs' CheckpointHook alone
+    assert type(plain) is CheckpointHook
+    for cfg in ('configs/_base_/schedules/schedule_40e.py',
+                'configs/lavt_tiny_synthetic.py'):
+        from mmengine.config import Config
+        assert Config.fromfile(cfg).default_hooks.checkpoint.type == \
+            'SafeCheckpointHook', cfg
 
 
 def test_saves_are_renamed_into_place(tmp_path, monkeypatch):

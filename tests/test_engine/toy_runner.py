@@ -49,8 +49,8 @@ def build_toy_runner(work_dir: str,
                      val_interval: int = 0,
                      acc_start: float = 0.0,
                      **hook_kwargs):
-    """A runner in the ``mmseg`` scope (so ``type='CheckpointHook'`` builds
-    what mmrrsis registers there), saving every iteration.
+    """A runner in the ``mmseg`` scope with mmrrsis' SafeCheckpointHook,
+    saving every iteration.
 
     Args:
         work_dir (str): The work dir.
@@ -81,7 +81,7 @@ def build_toy_runner(work_dir: str,
                        val_interval=val_interval or max_iters + 1),
         default_hooks=dict(
             logger=dict(type='LoggerHook', interval=1),
-            checkpoint=dict(type='CheckpointHook', interval=1,
+            checkpoint=dict(type='SafeCheckpointHook', interval=1,
                             by_epoch=False, **hook_kwargs)),
         resume=resume,
         default_scope='mmseg',

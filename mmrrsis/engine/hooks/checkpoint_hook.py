@@ -121,16 +121,15 @@ class _GuardedBackend:
                 self._backend.rmtree(path)
 
 
-@HOOKS.register_module(name=['SafeCheckpointHook', 'CheckpointHook'])
+@HOOKS.register_module()
 class SafeCheckpointHook(CheckpointHook):
     """MMEngine's :class:`~mmengine.hooks.CheckpointHook` (same arguments,
     same files) made safe for the checkpoints of a run.
 
-    Registered in MMSeg's ``HOOKS`` under its own name and as
-    ``CheckpointHook``: every config in the ``mmseg`` scope that imports
-    mmrrsis (all of ours, ``dict(type='CheckpointHook', ...)``) gets it;
-    ``type='mmengine.CheckpointHook'`` still builds MMEngine's. Differences,
-    for a local checkpoint folder (other backends behave as MMEngine's):
+    Registered in MMSeg's ``HOOKS`` as ``SafeCheckpointHook`` (our
+    schedules and tiny configs name it; importing mmrrsis changes nothing
+    for configs that name ``CheckpointHook``). Differences, for a local
+    checkpoint folder (other backends behave as MMEngine's):
 
     * **Atomic saves.** A checkpoint is written to ``NAME.tmp``, flushed to
       disk, then renamed to ``NAME``. A kill during a save (power loss, a
