@@ -6,9 +6,10 @@ Example::
         configs/lavt_tiny_synthetic.py work_dirs/lavt_tiny_synthetic/iter_2000.pth \\
         --out-file result.png --device cpu
 
-The output PNG holds the sentence in a banner above the image with the
-predicted mask (red). The fraction of the image covered by the mask is
-printed.
+The output PNG holds the sentence (as the model read it: cut at the token
+limit when longer) in a banner above the image with the predicted mask
+(red). The fraction of the image covered by the mask is printed. The image
+is decoded before the model is built, so a corrupt file fails in seconds.
 """
 import argparse
 import os
@@ -53,17 +54,26 @@ def main(argv=None):
     import numpy as np
 
     import mmrrsis  # noqa: F401  (compat shims + registration)
+    from mmrrsis.datasets.transforms import read_rs_image
+
+    # decode the image before the (slow) model build: a corrupt file is
+    # reported in seconds, not after the model has loaded
+    try:
+        bgr = read_rs_image(args.img, caller='image_demo')
+    except (OSError, ValueError) as err:
+        raise SystemExit(f'image_demo: {err}') from None
+
     from mmrrsis.apis import inference_model, init_model
-    from mmrrsis.engine import read_rgb_image
     from mmrrsis.visualization import draw_referring_overlay
 
     model = init_model(args.config, args.checkpoint, device=args.device)
-    result = inference_model(model, args.img, args.text)
+    result = inference_model(model, bgr, args.text)
     mask = result.pred_sem_seg.data[0].cpu().numpy()
+    text_read = result.metainfo.get('text_read', args.text)
 
-    image = read_rgb_image(args.img)
     drawn = draw_referring_overlay(
-        image, args.text, pred_mask=mask, alpha=args.opacity)
+        np.ascontiguousarray(bgr[..., ::-1]), args.text, pred_mask=mask,
+        alpha=args.opacity, text_read=text_read)
 
     out_file = args.out_file or (
         osp.splitext(osp.basename(args.img))[0] + '_referring.png')
@@ -72,6 +82,15 @@ def main(argv=None):
     if not cv2.imwrite(out_file, np.ascontiguousarray(drawn[..., ::-1])):
         raise OSError(f'could not write {out_file}')
 
+    if result.metainfo.get('text_truncated'):
+        print(f'sentence cut at the token limit '
+              f'({result.metainfo["text_num_tokens"]} tokens); the model '
+              f'read: {text_read!r}')
+    unknown = result.metainfo.get('text_num_unknown', 0)
+    words = result.metainfo.get('text_num_words', 0)
+    if words and unknown * 2 >= words:
+        print(f'warning: {unknown} of {words} tokens of the sentence are '
+              'unknown to the text encoder; the mask cannot follow them')
     area = int(np.count_nonzero(mask == 1))
     print(f'mask area: {area / mask.size:.4f} of the image '
           f'({area}/{mask.size} pixels)')

@@ -131,10 +131,88 @@ def build_inference_pipeline(cfg: Config) -> List[dict]:
     return [t for t in pipeline if t['type'] not in _DROP]
 
 
+def check_text(text, index: int = 0) -> str:
+    """Return ``text`` if it is a usable expression, else raise naming it.
+
+    Raises:
+        TypeError: ``text`` is None or not a string.
+        ValueError: ``text`` is empty or only whitespace.
+    """
+    if text is None:
+        raise TypeError(
+            f'expression {index} is None: give the sentence that names the '
+            "object to segment, e.g. inference_model(model, 'scene.tif', "
+            "'the red building at the top left')")
+    if not isinstance(text, str):
+        raise TypeError(f'expression {index} must be a string, got '
+                        f'{type(text).__name__}: {text!r}')
+    if not text.strip():
+        raise ValueError(f'expression {index} is empty: {text!r}')
+    return text
+
+
+def check_image(image: ImageType, index: int = 0) -> ImageType:
+    """Check that an image exists and decodes, before any model runs.
+
+    Paths are decoded with the dataset reader (same band and bit-depth
+    policy); arrays must be ``(H, W)`` or ``(H, W, C)``.
+
+    Raises:
+        FileNotFoundError: The file does not exist.
+        OSError: The file exists but no decoder can read it.
+        ValueError: An array of the wrong shape.
+    """
+    if isinstance(image, np.ndarray):
+        if image.ndim not in (2, 3) or image.size == 0:
+            raise ValueError(f'image {index}: expected an (H, W) or (H, W, C)'
+                             f' array, got shape {image.shape}')
+        return image
+    if not isinstance(image, (str, Path)):
+        raise TypeError(f'image {index} must be a path or an np.ndarray, '
+                        f'got {type(image).__name__}')
+    path = str(image)
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'image not found: {path}')
+    from mmrrsis.datasets.transforms import read_rs_image
+    read_rs_image(path, caller=f'image {index}')
+    return image
+
+
+def as_text_list(text, num_images: int) -> List[str]:
+    """One checked expression per image (a single string is repeated)."""
+    if text is None:
+        raise TypeError(
+            'text is None: give the sentence that names the object to '
+            "segment, e.g. inference_model(model, 'scene.tif', 'the red "
+            "building at the top left'), or one sentence per image")
+    if isinstance(text, str):
+        texts = [check_text(text)] * num_images
+    else:
+        try:
+            texts = list(text)
+        except TypeError:
+            raise TypeError('text must be a string or a list of strings, '
+                            f'got {type(text).__name__}') from None
+        if len(texts) == 1 and num_images > 1:
+            texts = texts * num_images
+        texts = [check_text(t, i) for i, t in enumerate(texts)]
+    if len(texts) != num_images:
+        raise ValueError(f'{num_images} images but {len(texts)} expressions')
+    return texts
+
+
+def read_info(model: torch.nn.Module, texts: Sequence[str]) -> List[dict]:
+    """What the model reads of each expression (empty dicts when its text
+    encoder cannot say). See ``HFTextEncoder.read_texts``."""
+    encoder = getattr(model, 'text_encoder', None)
+    if encoder is None or not hasattr(encoder, 'read_texts'):
+        return [{} for _ in texts]
+    return encoder.read_texts(list(texts))
+
+
 def _prepare(image: ImageType, text: str, pipeline: List[dict],
              index: int) -> dict:
-    if not isinstance(text, str) or not text.strip():
-        raise ValueError(f'expression {index} is empty: {text!r}')
+    check_text(text, index)
     steps = list(pipeline)
     if isinstance(image, np.ndarray):
         steps = [t for t in steps if t['type'] not in _LOADERS]
@@ -158,6 +236,10 @@ def inference_model(model: torch.nn.Module,
                     ) -> Union[SegDataSample, List[SegDataSample]]:
     """Segment what ``text`` names in ``image``.
 
+    Every image is decoded and every expression checked before the model
+    runs (a None or empty expression, a missing or corrupt image raise
+    naming it).
+
     Args:
         model: From :func:`init_model`.
         image: A path or a BGR ``np.ndarray`` (H, W, 3) (MMSeg convention),
@@ -167,14 +249,15 @@ def inference_model(model: torch.nn.Module,
     Returns:
         SegDataSample | list: ``pred_sem_seg`` (the mask at the original
         size, 1 = target), ``seg_logits``; a list when lists were given.
+        The metainfo also holds what the model read of the sentence:
+        ``text_read`` (the part within the text encoder's token limit),
+        ``text_truncated``, ``text_num_tokens``, and ``text_num_unknown`` /
+        ``text_num_words`` (tokens outside the vocabulary, e.g. emoji, of
+        the word tokens read; the encoder warns when they are the majority).
     """
     single = not isinstance(image, (list, tuple))
     images = [image] if single else list(image)
-    texts = [text] if isinstance(text, str) else list(text)
-    if len(texts) == 1 and len(images) > 1:
-        texts = texts * len(images)
-    if len(texts) != len(images):
-        raise ValueError(f'{len(images)} images but {len(texts)} expressions')
+    texts = as_text_list(text, len(images))
     pipeline = build_inference_pipeline(model.cfg)
     data = [_prepare(img, t, pipeline, i)
             for i, (img, t) in enumerate(zip(images, texts))]
@@ -182,4 +265,12 @@ def inference_model(model: torch.nn.Module,
                  data_samples=[d['data_samples'] for d in data])
     with torch.no_grad():
         results = model.test_step(batch)
+    for result, info in zip(results, read_info(model, texts)):
+        if info:
+            result.set_metainfo(dict(
+                text_read=info['text_read'],
+                text_truncated=info['truncated'],
+                text_num_tokens=info['num_tokens'],
+                text_num_unknown=info['num_unknown'],
+                text_num_words=info['num_words']))
     return results[0] if single else results

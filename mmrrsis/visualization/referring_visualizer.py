@@ -80,22 +80,137 @@ def _overlay(image: np.ndarray, mask: np.ndarray, color: Color, alpha: float,
     return out
 
 
-def _ascii(text: str) -> str:
-    """Replace characters that Hershey fonts cannot draw."""
-    return ''.join(ch if 32 <= ord(ch) < 127 else '?' for ch in text)
+# ------------------------------------------------------------ text drawing
+#: Fonts tried for each character, in order: DejaVu Sans (bundled with
+#: matplotlib: Latin, Greek, Cyrillic, many symbols), common system fonts for
+#: CJK scripts, then matplotlib's Last Resort font, which draws a labelled
+#: placeholder for any code point. A character no font covers is drawn as
+#: U+FFFD. Why not OpenCV: its Hershey fonts draw ASCII only (non-ASCII
+#: text used to come out as '?').
+_SYSTEM_FALLBACK_FONTS = (
+    '/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc',
+    '/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc',
+    '/usr/share/fonts/truetype/wqy/wqy-microhei.ttc',
+    '/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf',
+    '/System/Library/Fonts/PingFang.ttc',
+    'C:/Windows/Fonts/msyh.ttc',
+)
+_FONT_CACHE: Dict[Tuple[str, int], object] = {}
+_CMAP_CACHE: Dict[str, frozenset] = {}
 
 
-def _wrap_lines(text: str, width: int, font_scale: float,
-                thickness: int) -> List[str]:
+def _matplotlib_font(name: str) -> Optional[str]:
+    import importlib.util
+    import os.path as osp
+    spec = importlib.util.find_spec('matplotlib')
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = osp.join(list(spec.submodule_search_locations)[0], 'mpl-data',
+                    'fonts', 'ttf', name)
+    return path if osp.isfile(path) else None
+
+
+def _font_paths() -> List[str]:
+    import os.path as osp
+    paths = [_matplotlib_font('DejaVuSans.ttf'),
+             '/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf']
+    paths += [p for p in _SYSTEM_FALLBACK_FONTS if osp.isfile(p)]
+    paths.append(_matplotlib_font('LastResortHE-Regular.ttf'))
+    seen, out = set(), []
+    for p in paths:
+        if p and osp.isfile(p) and p not in seen:
+            seen.add(p)
+            out.append(p)
+    return out
+
+
+def _coverage(path: str) -> frozenset:
+    """Code points a font file maps (its cmap); empty if unreadable."""
+    if path not in _CMAP_CACHE:
+        try:
+            from fontTools.ttLib import TTFont
+            font = TTFont(path, lazy=True, fontNumber=0)
+            _CMAP_CACHE[path] = frozenset(font.getBestCmap() or {})
+            font.close()
+        except Exception:  # noqa: BLE001 - any unreadable font is skipped
+            _CMAP_CACHE[path] = frozenset()
+    return _CMAP_CACHE[path]
+
+
+def _pil_font(path: Optional[str], size: int):
+    from PIL import ImageFont
+    key = (path or '', size)
+    if key not in _FONT_CACHE:
+        if path is None:
+            _FONT_CACHE[key] = ImageFont.load_default(size=size)
+        else:
+            _FONT_CACHE[key] = ImageFont.truetype(path, size=size)
+    return _FONT_CACHE[key]
+
+
+class _TextRenderer:
+    """Draws Unicode text with per-character font fallback (PIL).
+
+    Args:
+        size (int): Font size in pixels.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = max(8, int(size))
+        self.paths = _font_paths()
+        self._choice: Dict[str, Optional[str]] = {}
+
+    def _font_for(self, ch: str) -> Optional[str]:
+        if ch not in self._choice:
+            code = ord(ch)
+            self._choice[ch] = next(
+                (p for p in self.paths if code in _coverage(p)), None)
+        return self._choice[ch]
+
+    def runs(self, text: str) -> List[Tuple[str, object]]:
+        """Split ``text`` into (substring, PIL font) runs."""
+        runs: List[Tuple[str, object]] = []
+        current, cur_path = '', None
+        for ch in text:
+            path = self._font_for(ch)
+            if path is None and not ch.isspace():
+                ch, path = '\ufffd', self._font_for('\ufffd')
+            elif path is None:
+                path = cur_path
+            if current and path != cur_path:
+                runs.append((current, _pil_font(cur_path, self.size)))
+                current = ''
+            current += ch
+            cur_path = path
+        if current:
+            runs.append((current, _pil_font(cur_path, self.size)))
+        return runs
+
+    def width(self, text: str) -> float:
+        return sum(font.getlength(t) for t, font in self.runs(text))
+
+    def line_height(self) -> int:
+        font = _pil_font(self.paths[0] if self.paths else None, self.size)
+        ascent, descent = font.getmetrics()
+        return int(ascent + descent)
+
+    def draw(self, draw, xy: Tuple[int, int], text: str,
+             fill: Color) -> None:
+        x, y = xy
+        for t, font in self.runs(text):
+            draw.text((x, y), t, font=font, fill=tuple(fill))
+            x += font.getlength(t)
+
+
+def _wrap_lines(text: str, width: int, renderer: _TextRenderer) -> List[str]:
     """Greedily wrap ``text`` so that each line fits in ``width`` pixels.
 
-    Words are measured with ``cv2.getTextSize``; a word wider than a line
+    Words are measured with the renderer's fonts; a word wider than a line
     is split across lines.
     """
 
     def fits(line: str) -> bool:
-        return cv2.getTextSize(line, _FONT, font_scale,
-                               thickness)[0][0] <= width
+        return renderer.width(line) <= width
 
     lines: List[str] = []
     for paragraph in text.splitlines() or ['']:
@@ -119,22 +234,37 @@ def _wrap_lines(text: str, width: int, font_scale: float,
     return lines
 
 
-def _draw_banner(text_lines: Sequence[str], width: int, font_scale: float,
-                 thickness: int, bg_color: Color,
+def _draw_banner(text_lines: Sequence[str], width: int,
+                 renderer: _TextRenderer, bg_color: Color,
                  fg_color: Color) -> np.ndarray:
     """Render ``text_lines`` on a ``width``-wide banner (RGB uint8)."""
-    (_, text_h), baseline = cv2.getTextSize('Ag', _FONT, font_scale,
-                                            thickness)
-    line_h = text_h + baseline + max(2, text_h // 3)
-    pad = max(3, text_h // 2)
+    from PIL import Image, ImageDraw
+    line_h = renderer.line_height() + max(2, renderer.size // 5)
+    pad = max(3, renderer.size // 2)
     height = 2 * pad + line_h * len(text_lines)
-    banner = np.empty((height, width, 3), dtype=np.uint8)
-    banner[:] = bg_color
+    banner = Image.new('RGB', (width, height), tuple(bg_color))
+    draw = ImageDraw.Draw(banner)
     for i, line in enumerate(text_lines):
-        y = pad + i * line_h + text_h
-        cv2.putText(banner, line, (pad, y), _FONT, font_scale, fg_color,
-                    thickness, cv2.LINE_AA)
-    return banner
+        renderer.draw(draw, (pad, pad + i * line_h), line, fg_color)
+    return np.asarray(banner, dtype=np.uint8).copy()
+
+
+def banner_text(text: Optional[str], text_read: Optional[str] = None) -> str:
+    """The sentence as the banner shows it: what the model read, with
+    ``' [...]'`` (and the number of characters cut) when it was truncated.
+
+    Args:
+        text (str, optional): The whole expression.
+        text_read (str, optional): The part the model read (see
+            ``HFTextEncoder.read_texts``); None or equal to ``text`` when
+            nothing was cut.
+    """
+    if not text:
+        return ''
+    if text_read is None or text_read == text:
+        return text
+    return f'{text_read} [... {len(text) - len(text_read)} more ' \
+        'characters not read: token limit]'
 
 
 def _draw_tag(panel: np.ndarray, tag: str, color: Color,
@@ -159,7 +289,8 @@ def draw_referring_overlay(image_rgb: np.ndarray,
                            empty_union_iou: float = 1.0,
                            draw_tags: bool = True,
                            banner_bg: Color = (32, 32, 32),
-                           banner_fg: Color = (255, 255, 255)) -> np.ndarray:
+                           banner_fg: Color = (255, 255, 255),
+                           text_read: Optional[str] = None) -> np.ndarray:
     """Draw a referring-segmentation result as one RGB image.
 
     The output is a text banner holding the (wrapped) sentence, and, when
@@ -197,6 +328,15 @@ def draw_referring_overlay(image_rgb: np.ndarray,
             Defaults to True.
         banner_bg (tuple[int]): Banner background colour (RGB).
         banner_fg (tuple[int]): Banner text colour (RGB).
+        text_read (str, optional): The part of ``text`` the model read
+            (the text encoder truncates at ``max_length`` tokens). When it
+            is shorter than ``text`` the banner shows it followed by a
+            ``[... N more characters not read: token limit]`` note instead
+            of the whole sentence. Defaults to None (draw ``text``).
+
+    The sentence is drawn with a Unicode font (DejaVu Sans, then system CJK
+    fonts, then a placeholder glyph per code point), so non-ASCII text
+    appears as written.
 
     Returns:
         np.ndarray: The drawn ``uint8`` RGB image.
@@ -231,21 +371,19 @@ def draw_referring_overlay(image_rgb: np.ndarray,
         x0 = i * (w + gap)
         body[:, x0:x0 + w] = panel
 
-    banner_text = _ascii(text) if text else ''
+    shown = banner_text(text, text_read)
     if show_iou and gt is not None:
         if iou is None and pred is not None:
             inter, union = intersection_and_union(
                 pred, gt, ignore_index=ignore_index)
             iou = inter / union if union > 0 else empty_union_iou
         if iou is not None:
-            banner_text = f'[IoU {iou * 100:.1f}%] {banner_text}'
+            shown = f'[IoU {iou * 100:.1f}%] {shown}'
     font_scale = float(np.clip(total_w / 1400.0, 0.35, 1.0))
-    font_thick = 1 if font_scale < 0.7 else 2
-    pad = 2 * max(3, int(12 * font_scale))
-    lines = _wrap_lines(banner_text, max(1, total_w - pad), font_scale,
-                        font_thick)
-    banner = _draw_banner(lines, total_w, font_scale, font_thick, banner_bg,
-                          banner_fg)
+    renderer = _TextRenderer(size=round(30 * font_scale))
+    pad = 2 * max(3, renderer.size // 2)
+    lines = _wrap_lines(shown, max(1, total_w - pad), renderer)
+    banner = _draw_banner(lines, total_w, renderer, banner_bg, banner_fg)
     return np.ascontiguousarray(np.concatenate([banner, body], axis=0))
 
 
@@ -319,7 +457,9 @@ class ReferringLocalVisualizer(SegLocalVisualizer):
         Args:
             image (np.ndarray): RGB image at the original size.
             data_sample (SegDataSample, optional): Sample with metainfo
-                ``text`` and optionally ``gt_sem_seg`` / ``pred_sem_seg``.
+                ``text`` (and ``text_read``, the part the model read, when
+                the inference API set it) and optionally ``gt_sem_seg`` /
+                ``pred_sem_seg``.
             draw_gt (bool): Draw the ground truth. Defaults to True.
             draw_pred (bool): Draw the prediction. Defaults to True.
             with_labels (bool): Write ``GT`` / ``Pred`` tags.
@@ -328,10 +468,11 @@ class ReferringLocalVisualizer(SegLocalVisualizer):
         Returns:
             np.ndarray: The drawn RGB image.
         """
-        text = None
+        text = text_read = None
         gt = pred = None
         if data_sample is not None:
             text = data_sample.metainfo.get('text')
+            text_read = data_sample.metainfo.get('text_read')
             if draw_gt and 'gt_sem_seg' in data_sample:
                 gt = data_sample.gt_sem_seg
             if draw_pred and 'pred_sem_seg' in data_sample:
@@ -345,7 +486,8 @@ class ReferringLocalVisualizer(SegLocalVisualizer):
             gt_color=self.gt_color,
             pred_color=self.pred_color,
             ignore_index=self.ignore_index,
-            draw_tags=with_labels)
+            draw_tags=with_labels,
+            text_read=text_read)
 
     @master_only
     def add_datasample(self,

@@ -235,3 +235,63 @@ def test_cache_of_a_frozen_encoder_matches_and_is_bounded():
              frozen_layers=0, cache_size=10))
     live(texts)
     assert live.cache_size == 0 and not live._cache
+
+
+# ------------------------------------------------ odd sentences (issue 14)
+def test_text_none_is_a_clear_error(encoder):
+    with pytest.raises(TypeError, match='got text=None'):
+        encoder(None)
+    with pytest.raises(TypeError, match='string or a list of strings'):
+        encoder(3)
+
+
+def test_unknown_tokens_warn_with_their_share():
+    enc = HFTextEncoder(MINILM, max_length=20)
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter('always')
+        with torch.no_grad():
+            enc(['\U0001F697\U0001F697', 'a car', '\U0001F697 car'])
+    msgs = [str(w.message) for w in rec if 'does not know' in str(w.message)]
+    # all unknown, and half unknown; the plain sentence is silent
+    assert len(msgs) == 2, msgs
+    assert '\U0001F697\U0001F697' in msgs[0]
+    assert 'none of its tokens is in its vocabulary' in msgs[0]
+    assert '1 of its 2 tokens are not' in msgs[1]
+
+
+def test_unknown_token_warnings_are_capped():
+    enc = HFTextEncoder(MINILM, max_length=20)
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter('always')
+        with torch.no_grad():
+            enc([f'\U0001F697 {i}' * 1 + '\u2708' for i in range(3)])
+            enc(['\u2603' + chr(0x1F300 + i) for i in range(20)])
+    msgs = [str(w.message) for w in rec if 'does not know' in str(w.message)]
+    assert len(msgs) == enc.MAX_UNKNOWN_WARNINGS
+    assert 'further such warnings are not shown' in msgs[-1]
+
+
+def test_read_texts_is_the_part_within_max_length(encoder):
+    long = 'the red building near the tank ' * 30
+    info = encoder.read_texts([long.strip(), 'a car'])
+    assert info[0]['truncated'] and not info[1]['truncated']
+    read = info[0]['text_read']
+    # 18 word tokens: exactly three repetitions of the 6-word phrase
+    assert read == ' '.join(['the red building near the tank'] * 3)
+    assert info[0]['num_tokens'] == 6 * 30 + 2
+    assert info[0]['num_words'] == 18 and info[0]['num_unknown'] == 0
+    assert info[1] == dict(text_read='a car', truncated=False, num_tokens=4,
+                           num_unknown=0, num_words=2)
+
+
+def test_truncation_warning_names_what_the_model_reads():
+    enc = HFTextEncoder(MINILM, max_length=8)
+    long = 'the red building near the tank ' * 50
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter('always')
+        with torch.no_grad():
+            enc([long])
+    msgs = [str(w.message) for w in rec if 'truncated' in str(w.message)]
+    assert len(msgs) == 1
+    assert "The model reads: 'the red building near the tank'" in msgs[0]
+    assert len(msgs[0]) < 600  # the 300-word sentence is not echoed whole

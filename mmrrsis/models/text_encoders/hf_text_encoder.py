@@ -5,7 +5,7 @@ import os
 import os.path as osp
 import warnings
 from collections import OrderedDict
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -128,6 +128,12 @@ class HFTextEncoder(BaseModule):
         ``pooled`` [B, C] and ``input_ids`` [B, L].
     """
 
+    #: Warn about an expression when this share of its word tokens is
+    #: unknown to the vocabulary (``[UNK]``).
+    UNKNOWN_WARN_SHARE = 0.5
+    #: At most this many unknown-expression warnings per encoder.
+    MAX_UNKNOWN_WARNINGS = 10
+
     def __init__(self,
                  model_name_or_path: str = 'bert-base-uncased',
                  max_length: int = 20,
@@ -159,6 +165,7 @@ class HFTextEncoder(BaseModule):
         self.trainable_layers = trainable_layers
         self.pooling = pooling
         self._warned_truncation = False
+        self._unknown_warnings = 0
         self.cache_size = cache_size if frozen_layers < 0 else 0
         self._cache: 'OrderedDict[str, dict]' = OrderedDict()
 
@@ -243,14 +250,81 @@ class HFTextEncoder(BaseModule):
             m.eval()  # frozen parts keep dropout off
         return self
 
-    def tokenize(self, texts: Sequence[str]) -> Dict[str, torch.Tensor]:
-        """Tokenise a batch; warns once when an expression is truncated."""
-        texts = list(texts)
+    @staticmethod
+    def check_texts(texts) -> List[str]:
+        """Validate a batch of expressions and return it as a list.
+
+        Raises:
+            TypeError: ``texts`` is None or not a string / sequence of them.
+            ValueError: An expression is empty or not a string.
+        """
+        if texts is None:
+            raise TypeError(
+                'The text encoder got text=None: every image needs the '
+                'sentence that names the object to segment, e.g. '
+                "inference_model(model, 'scene.tif', 'the red building').")
+        if isinstance(texts, str):
+            texts = [texts]
+        try:
+            texts = list(texts)
+        except TypeError:
+            raise TypeError(
+                'Expressions must be a string or a list of strings, got '
+                f'{type(texts).__name__}: {texts!r}') from None
         for i, t in enumerate(texts):
             if not isinstance(t, str) or not t.strip():
                 raise ValueError(
                     f'Expression {i} of the batch is empty or not a string: '
                     f'{t!r}. Every sample needs a non-empty expression.')
+        return texts
+
+    def _word_ids(self, ids: Sequence[int]) -> List[int]:
+        """Token ids of ``ids`` that are not special tokens or padding."""
+        special = set(self.tokenizer.all_special_ids) - {
+            self.tokenizer.unk_token_id}
+        return [int(i) for i in ids if int(i) not in special]
+
+    def unknown_share(self, ids: Sequence[int]) -> Tuple[int, int]:
+        """(unknown tokens, word tokens) of one tokenised expression;
+        special tokens and padding are not counted."""
+        words = self._word_ids(ids)
+        unk = self.tokenizer.unk_token_id
+        return sum(1 for i in words if i == unk), len(words)
+
+    def _warn_unknown(self, texts: Sequence[str],
+                      input_ids: torch.Tensor) -> None:
+        """Warn (at most :attr:`MAX_UNKNOWN_WARNINGS` times per encoder)
+        about expressions that the vocabulary mostly does not know."""
+        if self.tokenizer.unk_token_id is None:
+            return
+        for text, ids in zip(texts, input_ids.tolist()):
+            if self._unknown_warnings >= self.MAX_UNKNOWN_WARNINGS:
+                return
+            unk, total = self.unknown_share(ids)
+            if total == 0 or unk / total < self.UNKNOWN_WARN_SHARE:
+                continue
+            self._unknown_warnings += 1
+            what = ('none of its tokens is' if unk == total else
+                    f'{unk} of its {total} tokens are not')
+            last = (' (further such warnings are not shown)'
+                    if self._unknown_warnings == self.MAX_UNKNOWN_WARNINGS
+                    else '')
+            warnings.warn(
+                f'The text encoder does not know the expression {text!r}: '
+                f'{what} in its vocabulary ({unk}/{total} '
+                f'{self.tokenizer.unk_token}). The mask cannot follow '
+                'words the model cannot read; write the sentence in words '
+                f'of its language (English for the released models).{last}',
+                UserWarning)
+
+    def tokenize(self, texts: Sequence[str]) -> Dict[str, torch.Tensor]:
+        """Tokenise a batch.
+
+        Warns once when an expression is truncated (with the part the model
+        reads), and when an expression is mostly unknown tokens
+        (``[UNK]`` share >= :attr:`UNKNOWN_WARN_SHARE`, e.g. emoji only).
+        """
+        texts = self.check_texts(texts)
         tok = self.tokenizer(
             texts,
             padding='max_length' if self.pad_to_max_length else 'longest',
@@ -264,12 +338,53 @@ class HFTextEncoder(BaseModule):
             longest = max(lengths)
             if longest > self.max_length:
                 self._warned_truncation = True
+                text = texts[lengths.index(longest)]
+                read = self.read_texts([text])[0]['text_read']
+                shown = text if len(text) <= 120 else text[:117] + '...'
                 warnings.warn(
                     f'An expression has {longest} tokens, more than '
                     f'max_length={self.max_length}; it was truncated (this '
-                    'warning is shown once): '
-                    f'{texts[lengths.index(longest)]!r}', UserWarning)
+                    f'warning is shown once): {shown!r}. The model reads: '
+                    f'{read!r}', UserWarning)
+        self._warn_unknown(texts, tok['input_ids'])
         return tok
+
+    def read_texts(self, texts: Sequence[str]) -> List[dict]:
+        """What the model reads of each expression.
+
+        Args:
+            texts (list[str]): Expressions.
+
+        Returns:
+            list[dict]: Per expression: ``text_read`` (the prefix of the
+            expression that fits in ``max_length`` tokens, cut at a token
+            boundary; the whole expression when it fits), ``truncated``
+            (bool), ``num_tokens`` (tokens of the whole expression, [CLS]
+            and [SEP] included), ``num_unknown`` and ``num_words`` (unknown
+            and all word tokens of what is read).
+        """
+        texts = self.check_texts(texts)
+        out = []
+        fast = getattr(self.tokenizer, 'is_fast', False)
+        for text in texts:
+            full = self.tokenizer(text)['input_ids']
+            kept = self.tokenizer(
+                text, truncation=True, max_length=self.max_length,
+                return_offsets_mapping=fast)
+            truncated = len(full) > self.max_length
+            if not truncated:
+                read = text
+            elif fast:
+                ends = [e for s, e in kept['offset_mapping'] if e > s]
+                read = text[:max(ends)].rstrip() if ends else ''
+            else:  # slow tokenizer: the kept tokens, decoded
+                read = self.tokenizer.decode(
+                    kept['input_ids'], skip_special_tokens=True)
+            unk, words = self.unknown_share(kept['input_ids'])
+            out.append(dict(text_read=read, truncated=truncated,
+                            num_tokens=len(full), num_unknown=unk,
+                            num_words=words))
+        return out
 
     def forward(self, texts: Union[str, Sequence[str]]) -> Dict[str,
                                                                  torch.Tensor]:
@@ -282,9 +397,7 @@ class HFTextEncoder(BaseModule):
             dict: ``feats`` [B, L, C], ``mask`` [B, L], ``pooled`` [B, C],
             ``input_ids`` [B, L].
         """
-        if isinstance(texts, str):
-            texts = [texts]
-        texts = list(texts)
+        texts = self.check_texts(texts)
         if self.cache_size > 0:
             return self._forward_cached(texts)
         return self._encode(texts)
