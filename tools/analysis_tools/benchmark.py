@@ -1,5 +1,6 @@
-"""Benchmark a referring segmentor: parameters, training step time,
-inference time per image and peak memory, on the CPU or a GPU.
+"""Benchmark a referring segmentor: parameters, FLOPs with a sentence,
+training step time, inference time per image and peak memory, on the CPU or
+a GPU.
 
 Examples::
 
@@ -8,6 +9,17 @@ Examples::
         --img-size 480 --batch-size 1 --random-text-encoder
     python tools/analysis_tools/benchmark.py configs/lavt_swinb.py \
         --device cuda --amp --json bench.json
+    python tools/analysis_tools/benchmark.py configs/lavt_swinb.py \
+        --img-size 480 --random-text-encoder --flops-only \
+        --sentence "the storage tank at the bottom left of the harbor"
+
+``--flops`` counts the FLOPs of one forward pass with a sentence (MMSeg's
+``get_flops`` gives the model no sentence): torch's ``FlopCounterMode``
+(matrix multiplies, convolutions, attention), printed as GMACs per image
+(multiply-adds, MMSeg's and most papers' "GFLOPs") and GFLOPs (2 per
+multiply-add), split by module (text encoder, backbone, fusion, neck,
+head). The count depends on the number of tokens: configs that pad to
+``max_length`` (the default) count the same for every sentence.
 
 Inputs are random images and real-looking sentences; no dataset is read.
 ``--random-text-encoder`` builds the config's BERT architecture with random
@@ -36,6 +48,8 @@ from mmengine.structures import PixelData  # noqa: E402
 from mmseg.registry import MODELS  # noqa: E402
 from mmseg.structures import SegDataSample  # noqa: E402
 
+from mmrrsis.utils.complexity import (format_flops,  # noqa: E402
+                                      referring_flops)
 from mmrrsis.utils.offline_model import offline_model_cfg  # noqa: E402
 
 SENTENCES = [
@@ -62,6 +76,14 @@ def parse_args():
     p.add_argument('--text-width', type=int, default=768,
                    help='hidden size for --random-text-encoder')
     p.add_argument('--skip-train', action='store_true')
+    p.add_argument('--flops', action='store_true',
+                   help='also count FLOPs of one forward pass with a '
+                   'sentence')
+    p.add_argument('--flops-only', action='store_true',
+                   help='count FLOPs and skip the timings')
+    p.add_argument('--sentence', default=None,
+                   help='sentence for --flops (default: a fixed harbour '
+                   'sentence)')
     p.add_argument('--json', help='also write the figures to this file')
     p.add_argument('--cfg-options', nargs='+', action=DictAction)
     return p.parse_args()
@@ -142,8 +164,28 @@ def main():
                    amp=args.amp, params_M=round(n_params / 1e6, 2),
                    trainable_params_M=round(n_train / 1e6, 2))
 
-    # ---- inference (predict mode, batch of args.batch_size)
+    # ---- FLOPs of one forward pass with a sentence
     model.eval()
+    if args.flops or args.flops_only:
+        data = model.data_preprocessor(make_batch(model, args, size), False)
+        counted = referring_flops(
+            model, data['inputs'], data['data_samples'],
+            sentence=args.sentence or SENTENCES[0])
+        b = max(1, counted['batch_size'])
+        figures['GMACs_per_image'] = round(counted['macs'] / b / 1e9, 4)
+        figures['GFLOPs_per_image'] = round(counted['flops'] / b / 1e9, 4)
+        figures['GMACs_per_part'] = {
+            k: round(v / 2 / b / 1e9, 4)
+            for k, v in counted['parts'].items()
+        }
+        figures['flops_sentence'] = counted['sentence']
+        print('\nFLOPs (one forward pass, per image)')
+        for line in format_flops(counted):
+            print(f'  {line}')
+    if args.flops_only:
+        return _report(figures, args)
+
+    # ---- inference (predict mode, batch of args.batch_size)
     if dev.startswith('cuda'):
         torch.cuda.reset_peak_memory_stats()
 
@@ -180,14 +222,18 @@ def main():
             torch.cuda.max_memory_allocated() / 2**20
             if dev.startswith('cuda') else _rss_mib(), 1)
 
+    return _report(figures, args)
+
+
+def _report(figures: dict, args) -> dict:
     width = max(len(k) for k in figures)
     print('\nBenchmark')
     for k, v in figures.items():
         print(f'  {k:<{width}}  {v}')
     if args.json:
         os.makedirs(osp.dirname(osp.abspath(args.json)), exist_ok=True)
-        with open(args.json, 'w') as f:
-            json.dump(figures, f, indent=2)
+        with open(args.json, 'w', encoding='utf-8') as f:
+            json.dump(figures, f, indent=2, ensure_ascii=False)
     return figures
 
 
