@@ -98,9 +98,13 @@ def referring_flops(model: torch.nn.Module,
     if cache_size:
         encoder.cache_size = 0
     counter = FlopCounterMode(display=False)
+    # Autograd stays on: FlopCounterMode's module tracker hooks every module
+    # input that requires grad, and under no_grad a parameter passed as an
+    # input (CroBIM's CAPM context) makes it fail. The graph is dropped.
     try:
-        with torch.no_grad(), counter:
-            inner(inputs, data_samples, mode='tensor')
+        with torch.enable_grad(), counter:
+            out = inner(inputs, data_samples, mode='tensor')
+        del out
     finally:
         if cache_size:
             encoder.cache_size = cache_size
