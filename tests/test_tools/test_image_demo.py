@@ -74,7 +74,8 @@ def test_image_demo_corrupt_image_before_the_model_loads(tmp_path):
 def test_image_demo_non_ascii_and_long_sentence(refseg_data, tiny_checkpoint,
                                                 tmp_path):
     img_path = _first_test_image(refseg_data)
-    long = ' '.join(['le b\u00e2timent rouge pr\u00e8s du r\u00e9servoir'] * 30)
+    long = ' '.join(
+        ['le b\u00e2timent rouge pr\u00e8s du r\u00e9servoir'] * 30)
     out_file = tmp_path / 'overlay.png'
     rc, out = run_tool(
         [sys.executable, DEMO, img_path, long, CONFIG, tiny_checkpoint,

@@ -141,7 +141,8 @@ def test_publish_model(tiny_checkpoint, tmp_path):
 
 
 def test_analyze_logs(tiny_checkpoint, tmp_path):
-    scalars = list(Path(tiny_checkpoint).parent.glob('*/vis_data/scalars.json'))
+    scalars = list(
+        Path(tiny_checkpoint).parent.glob('*/vis_data/scalars.json'))
     assert scalars, 'the tiny training run wrote no scalars.json'
     out_png = tmp_path / 'curve.png'
     rc, out = run_tool(

@@ -160,4 +160,5 @@ def test_verbose_switch_restores_every_line(tmp_path):
     assert _count(lines,
                   'is skipped since its requires_grad=False') == NUM_FROZEN
     assert _count(lines, 'have requires_grad=False') == 0
-    assert _count(lines, 'Unknown field with tag 3') == 3 * 3  # 3 tags x 3 files
+    # 3 tags x 3 files
+    assert _count(lines, 'Unknown field with tag 3') == 3 * 3
