@@ -295,3 +295,25 @@ def test_truncation_warning_names_what_the_model_reads():
     assert len(msgs) == 1
     assert "The model reads: 'the red building near the tank'" in msgs[0]
     assert len(msgs[0]) < 600  # the 300-word sentence is not echoed whole
+
+
+def test_official_truncation_keeps_the_first_ids_and_drops_sep():
+    """LAVT / RMSIN / FIANet cut a long sentence to encode(text)[:L]
+    ([SEP] lost); a short sentence is the same either way."""
+    official = HFTextEncoder(MINILM, max_length=8,
+                             keep_sep_on_truncation=False)
+    hf = HFTextEncoder(MINILM, max_length=8)
+    long_text = 'the small white car parked next to the big red building'
+    short = 'the red roof'
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        tok = official.tokenize([long_text, short])
+        ref = hf.tokenize([long_text, short])
+    want = official.tokenizer.encode(long_text)[:8]
+    assert tok['input_ids'][0].tolist() == want
+    assert want[-1] != official.tokenizer.sep_token_id
+    assert tok['attention_mask'][0].tolist() == [1] * 8
+    assert ref['input_ids'][0, -1].item() == hf.tokenizer.sep_token_id
+    assert tok['input_ids'].shape == ref['input_ids'].shape == (2, 8)
+    assert torch.equal(tok['input_ids'][1], ref['input_ids'][1])
+    assert torch.equal(tok['attention_mask'][1], ref['attention_mask'][1])

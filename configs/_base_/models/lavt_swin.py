@@ -46,6 +46,9 @@ model = dict(
         type='HFTextEncoder',
         model_name_or_path='bert-base-uncased',
         max_length=20,
+        # a longer sentence keeps its first 20 ids, [SEP] lost, as the
+        # LAVT / RMSIN / FIANet loaders (encode(text)[:20])
+        keep_sep_on_truncation=False,
         # LAVT / RMSIN / FIANet optimise BERT layers 0-9 only; the
         # embeddings and layers 10-11 get requires_grad=False
         trainable_layers=10),

@@ -94,6 +94,13 @@ class HFTextEncoder(BaseModule):
             embeddings and the first ``n - 1`` transformer layers (so 1
             freezes only the embeddings); -1 freezes the whole encoder.
             Frozen parts are put in eval mode (no dropout). Defaults to 0.
+        keep_sep_on_truncation (bool): A sentence longer than
+            ``max_length`` keeps its closing ``[SEP]`` (Hugging Face's
+            truncation) if True; if False it is cut to its first
+            ``max_length`` token ids, [CLS] included and [SEP] lost, as the
+            LAVT / RMSIN / FIANet loaders do (``encode(text)[:max_tokens]``);
+            the paper configs use False. Shorter sentences are the same
+            either way. Defaults to True.
         trainable_layers (int, optional): The LAVT / RMSIN / FIANet
             optimiser: only transformer layers ``0 .. n-1`` train; the
             embeddings and layers ``n ..`` get ``requires_grad=False`` (no
@@ -140,6 +147,7 @@ class HFTextEncoder(BaseModule):
                  pad_to_max_length: bool = True,
                  frozen_layers: int = 0,
                  trainable_layers: Optional[int] = None,
+                 keep_sep_on_truncation: bool = True,
                  pooling: str = 'cls',
                  pretrained: bool = True,
                  config_overrides: Optional[dict] = None,
@@ -163,6 +171,7 @@ class HFTextEncoder(BaseModule):
         self.pad_to_max_length = pad_to_max_length
         self.frozen_layers = frozen_layers
         self.trainable_layers = trainable_layers
+        self.keep_sep_on_truncation = keep_sep_on_truncation
         self.pooling = pooling
         self._warned_truncation = False
         self._unknown_warnings = 0
@@ -325,14 +334,20 @@ class HFTextEncoder(BaseModule):
         (``[UNK]`` share >= :attr:`UNKNOWN_WARN_SHARE`, e.g. emoji only).
         """
         texts = self.check_texts(texts)
+        # official truncation (ids[:max_length], no [SEP] kept): tokenise
+        # one longer, then cut; short rows only lose a padding column
+        extra = 0 if self.keep_sep_on_truncation else 1
         tok = self.tokenizer(
             texts,
             padding='max_length' if self.pad_to_max_length else 'longest',
             truncation=True,
-            max_length=self.max_length,
+            max_length=self.max_length + extra,
             return_overflowing_tokens=False,
             return_length=False,
             return_tensors='pt')
+        if extra:
+            for key in list(tok.keys()):
+                tok[key] = tok[key][:, :self.max_length]
         if not self._warned_truncation:
             lengths = [len(ids) for ids in self.tokenizer(texts)['input_ids']]
             longest = max(lengths)
@@ -369,7 +384,9 @@ class HFTextEncoder(BaseModule):
         for text in texts:
             full = self.tokenizer(text)['input_ids']
             kept = self.tokenizer(
-                text, truncation=True, max_length=self.max_length,
+                text, truncation=True,
+                max_length=self.max_length + (
+                    0 if self.keep_sep_on_truncation else 1),
                 return_offsets_mapping=fast)
             truncated = len(full) > self.max_length
             if not truncated:
