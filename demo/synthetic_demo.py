@@ -105,7 +105,7 @@ def data_params(args):
 def make_data(data_root, args):
     """Generate the data, or reuse it when it is complete and was made
     with the same settings (refuse data made with other settings)."""
-    from mmrrsis.datasets import generate_synthetic_refseg
+    from mmrrsis.datasets.synthetic import generate_synthetic_refseg
     params = data_params(args)
     params_file = osp.join(data_root, DATA_PARAMS_FILE)
     marker = osp.join(data_root, 'output_phrase_test.txt')

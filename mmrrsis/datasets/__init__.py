@@ -1,4 +1,8 @@
-"""Referring segmentation datasets, transforms and the synthetic generator."""
+"""Referring segmentation datasets and transforms.
+
+The synthetic data generator is not imported here: it produces data, it is
+not a dataset. Import it as ``mmrrsis.datasets.synthetic``.
+"""
 from . import transforms  # noqa: F401
 from .base_referring import BaseReferringDataset
 from .coco_mask import CocoMask
@@ -7,10 +11,9 @@ from .refsegrs import RefSegRSDataset
 from .risbench import RISBenchDataset
 from .rrsisd import RRSISDDataset
 from .shuffled_expressions import ShuffledExpressionDataset
-from .synthetic import generate_synthetic_refseg
 
 __all__ = [
     'BaseReferringDataset', 'RefSegRSDataset', 'ShuffledExpressionDataset',
-    'generate_synthetic_refseg', 'CocoMask', 'PhraseFileReferringDataset',
-    'RISBenchDataset', 'RRSISDDataset'
+    'CocoMask', 'PhraseFileReferringDataset', 'RISBenchDataset',
+    'RRSISDDataset'
 ]

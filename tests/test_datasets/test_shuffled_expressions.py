@@ -2,7 +2,7 @@ import pytest
 from mmengine.registry import init_default_scope
 
 import mmrrsis  # noqa: F401
-from mmrrsis.datasets import generate_synthetic_refseg
+from mmrrsis.datasets.synthetic import generate_synthetic_refseg
 
 
 @pytest.fixture(scope='module')
