@@ -64,9 +64,25 @@ def _as_rgb_uint8(image: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(image)
 
 
+#: Default mask colours (RGB). Cyan for the prediction and green for the
+#: truth: both far from the red, white, blue and yellow of typical targets
+#: (roofs, vehicles, tanks); a dark outline under every contour keeps the
+#: outline visible on bright, cyan or green objects too.
+PRED_COLOR: Color = (0, 255, 255)
+GT_COLOR: Color = (0, 255, 0)
+OUTLINE_COLOR: Color = (0, 0, 0)
+
+
 def _overlay(image: np.ndarray, mask: np.ndarray, color: Color, alpha: float,
-             thickness: int) -> np.ndarray:
-    """Blend ``color`` over the foreground of ``mask`` and draw its contour."""
+             thickness: int,
+             outline: Optional[Color] = OUTLINE_COLOR) -> np.ndarray:
+    """Blend ``color`` over the foreground of ``mask`` and draw its contour.
+
+    The contour is drawn twice: ``outline`` (dark) ``thickness + 2`` pixels
+    wide, then ``color`` ``thickness`` wide on top, so the edge shows on
+    any object, whatever its colour. The fill is translucent (``alpha``).
+    Masks too small to fill visibly (a few pixels) still get the contour.
+    """
     out = image.copy()
     fg = mask.astype(bool)
     if fg.any():
@@ -74,7 +90,10 @@ def _overlay(image: np.ndarray, mask: np.ndarray, color: Color, alpha: float,
         out[fg] = (image[fg].astype(np.float32) * (1.0 - alpha) +
                    col * alpha).round().clip(0, 255).astype(np.uint8)
         contours, _ = cv2.findContours(
-            fg.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+            fg.astype(np.uint8), cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
+        if outline is not None:
+            cv2.drawContours(out, contours, -1,
+                             tuple(int(c) for c in outline), thickness + 2)
         cv2.drawContours(out, contours, -1, tuple(int(c) for c in color),
                          thickness)
     return out
@@ -281,8 +300,8 @@ def draw_referring_overlay(image_rgb: np.ndarray,
                            pred_mask: Optional[MaskLike] = None,
                            gt_mask: Optional[MaskLike] = None,
                            alpha: float = 0.5,
-                           gt_color: Color = (0, 255, 0),
-                           pred_color: Color = (255, 0, 0),
+                           gt_color: Color = GT_COLOR,
+                           pred_color: Color = PRED_COLOR,
                            iou: Optional[float] = None,
                            show_iou: bool = True,
                            ignore_index: int = 255,
@@ -290,20 +309,28 @@ def draw_referring_overlay(image_rgb: np.ndarray,
                            draw_tags: bool = True,
                            banner_bg: Color = (32, 32, 32),
                            banner_fg: Color = (255, 255, 255),
-                           text_read: Optional[str] = None) -> np.ndarray:
+                           text_read: Optional[str] = None,
+                           outline_color: Optional[Color] = OUTLINE_COLOR,
+                           banner_lines: Optional[int] = None) -> np.ndarray:
     """Draw a referring-segmentation result as one RGB image.
 
     The output is a text banner holding the (wrapped) sentence, and, when
     the ground truth is given, the per-sample IoU, stacked above the
-    panels: the image with the ground-truth mask (green, semi-transparent,
-    with contour) on the left and the image with the predicted mask (red)
-    on the right. With only one mask there is one panel; with none the
-    plain image. Masks use label 1 as the referred object; masks whose
-    size differs from the image are resized (nearest).
+    panels: the image with the ground-truth mask (green) on the left and
+    the image with the predicted mask (cyan) on the right. Each mask is a
+    translucent fill plus a contour outlined in a dark colour, visible on
+    objects of any colour (a red mask on a red vehicle used to vanish).
+    With only one mask there is one panel; with none the plain image.
+    Masks use label 1 as the referred object; masks whose size differs
+    from the image are resized (nearest).
 
     Layout guarantee (useful for tests and demos): the output height is
     ``banner_h + H`` with the panels in the last ``H`` rows, and the
-    prediction panel occupies the last ``W`` columns.
+    prediction panel occupies the last ``W`` columns. ``banner_lines``
+    reserves a fixed number of text lines, so drawings of one image size
+    are the same size and their panels align whatever the caption length
+    (a longer caption still shows whole, growing the banner);
+    :func:`contact_sheet` aligns the panels of drawings in a grid.
 
     Args:
         image_rgb (np.ndarray): ``HxW``, ``HxWx1``, ``HxWx3`` or ``HxWxC``
@@ -317,7 +344,7 @@ def draw_referring_overlay(image_rgb: np.ndarray,
         alpha (float): Mask opacity. Defaults to 0.5.
         gt_color (tuple[int]): RGB colour of the GT. Defaults to green.
         pred_color (tuple[int]): RGB colour of the prediction.
-            Defaults to red.
+            Defaults to cyan.
         iou (float, optional): IoU in ``[0, 1]`` to print; computed from
             the masks when None and both are given. Defaults to None.
         show_iou (bool): Print the IoU in the banner. Defaults to True.
@@ -333,6 +360,10 @@ def draw_referring_overlay(image_rgb: np.ndarray,
             is shorter than ``text`` the banner shows it followed by a
             ``[... N more characters not read: token limit]`` note instead
             of the whole sentence. Defaults to None (draw ``text``).
+        outline_color (tuple[int], optional): Dark outline drawn under
+            each contour; None for none. Defaults to black.
+        banner_lines (int, optional): Lines the banner reserves at least.
+            Defaults to None (as many as the caption needs).
 
     The sentence is drawn with a Unicode font (DejaVu Sans, then system CJK
     fonts, then a placeholder glyph per code point), so non-ASCII text
@@ -350,13 +381,15 @@ def draw_referring_overlay(image_rgb: np.ndarray,
     gt = pred = None
     if gt_mask is not None:
         gt = _fit_mask(_mask_to_numpy(gt_mask), (h, w))
-        panel = _overlay(image, gt == 1, gt_color, alpha, thickness)
+        panel = _overlay(image, gt == 1, gt_color, alpha, thickness,
+                         outline_color)
         if draw_tags:
             _draw_tag(panel, 'GT', gt_color, tag_scale, 1)
         panels.append(panel)
     if pred_mask is not None:
         pred = _fit_mask(_mask_to_numpy(pred_mask), (h, w))
-        panel = _overlay(image, pred == 1, pred_color, alpha, thickness)
+        panel = _overlay(image, pred == 1, pred_color, alpha, thickness,
+                         outline_color)
         if draw_tags:
             _draw_tag(panel, 'Pred', pred_color, tag_scale, 1)
         panels.append(panel)
@@ -383,8 +416,84 @@ def draw_referring_overlay(image_rgb: np.ndarray,
     renderer = _TextRenderer(size=round(30 * font_scale))
     pad = 2 * max(3, renderer.size // 2)
     lines = _wrap_lines(shown, max(1, total_w - pad), renderer)
+    if banner_lines is not None and len(lines) < banner_lines:
+        lines = lines + [''] * (banner_lines - len(lines))
     banner = _draw_banner(lines, total_w, renderer, banner_bg, banner_fg)
     return np.ascontiguousarray(np.concatenate([banner, body], axis=0))
+
+
+def contact_sheet(tiles: Sequence[np.ndarray],
+                  panel_height: int,
+                  cols: int = 4,
+                  scale: int = 1,
+                  gap: int = 4,
+                  background: Color = (255, 255, 255)) -> np.ndarray:
+    """Lay drawings of :func:`draw_referring_overlay` out in a grid with
+    their panels aligned, whatever the length of each caption.
+
+    Each drawing is a banner above panels ``panel_height`` rows high (the
+    layout guarantee of :func:`draw_referring_overlay`). In a row of the
+    grid every banner is extended downwards (in its own background colour)
+    to the tallest one, so all panels start on the same line; padding a
+    drawing at its bottom instead, as a plain grid does, shifts its panels
+    down whenever a caption wraps onto more lines.
+
+    Args:
+        tiles (Sequence[np.ndarray]): RGB drawings.
+        panel_height (int): Rows of panels at the bottom of each drawing
+            (the image height ``H``).
+        cols (int): Drawings per row. Defaults to 4.
+        scale (int): Integer upscaling (nearest) of the sheet.
+        gap (int): Pixels between drawings.
+        background (tuple[int]): RGB colour between drawings.
+
+    Returns:
+        np.ndarray: The RGB sheet (uint8).
+    """
+    if not tiles:
+        raise ValueError('contact_sheet needs at least one drawing')
+    for i, t in enumerate(tiles):
+        if t.ndim != 3 or t.shape[0] < panel_height:
+            raise ValueError(f'drawing {i} of shape {t.shape} is shorter '
+                             f'than panel_height={panel_height}')
+    cols = max(1, int(cols))
+    width = max(t.shape[1] for t in tiles)
+    rows = []
+    for r in range(0, len(tiles), cols):
+        row_tiles = list(tiles[r:r + cols])
+        banner_h = max(t.shape[0] - panel_height for t in row_tiles)
+        cells = []
+        for t in row_tiles:
+            own = t.shape[0] - panel_height
+            cell = np.empty((banner_h + panel_height, width, 3), np.uint8)
+            cell[:] = background
+            bg = t[0, 0] if own > 0 else np.array(background, np.uint8)
+            cell[:banner_h, :t.shape[1]] = bg
+            cell[:own, :t.shape[1]] = t[:own]
+            cell[banner_h:, :t.shape[1]] = t[own:]
+            cells.append(cell)
+        while len(cells) < cols:
+            blank = np.empty_like(cells[0])
+            blank[:] = background
+            cells.append(blank)
+        spacer = np.empty((cells[0].shape[0], gap, 3), np.uint8)
+        spacer[:] = background
+        parts = []
+        for i, c in enumerate(cells):
+            parts += [spacer, c] if i else [c]
+        rows.append(np.concatenate(parts, axis=1))
+    sheet_parts = []
+    for i, row in enumerate(rows):
+        if i:
+            spacer = np.empty((gap, row.shape[1], 3), np.uint8)
+            spacer[:] = background
+            sheet_parts.append(spacer)
+        sheet_parts.append(row)
+    sheet = np.concatenate(sheet_parts, axis=0)
+    if scale > 1:
+        sheet = cv2.resize(sheet, None, fx=scale, fy=scale,
+                           interpolation=cv2.INTER_NEAREST)
+    return np.ascontiguousarray(sheet)
 
 
 @VISUALIZERS.register_module()
@@ -393,7 +502,8 @@ class ReferringLocalVisualizer(SegLocalVisualizer):
 
     ``add_datasample`` draws the sentence (``data_sample.metainfo['text']``)
     in a banner above the image with the ground-truth mask (green) and the
-    image with the predicted mask (red), side by side when both exist, and
+    image with the predicted mask (cyan, dark-outlined), side by side
+    when both exist, and
     prints the per-sample IoU when the ground truth is present. See
     :func:`draw_referring_overlay`.
 
@@ -406,13 +516,13 @@ class ReferringLocalVisualizer(SegLocalVisualizer):
             Defaults to None.
         classes (list, optional): Class names. Defaults to
             ``['background', 'target']``.
-        palette (list, optional): Palette. Defaults to black/red.
+        palette (list, optional): Palette. Defaults to black/cyan.
         dataset_name (str, optional): Unused alias kept for compatibility
             with ``SegLocalVisualizer``. Defaults to None.
         alpha (float): Mask opacity. Defaults to 0.5.
         gt_color (Sequence[int]): RGB colour of the GT. Defaults to green.
         pred_color (Sequence[int]): RGB colour of the prediction.
-            Defaults to red.
+            Defaults to cyan.
         ignore_index (int): GT label ignored by the IoU. Defaults to 255.
         **kwargs: Passed to ``mmengine.visualization.Visualizer``.
     """
@@ -426,12 +536,12 @@ class ReferringLocalVisualizer(SegLocalVisualizer):
                  palette: Optional[List] = None,
                  dataset_name: Optional[str] = None,
                  alpha: float = 0.5,
-                 gt_color: Sequence[int] = (0, 255, 0),
-                 pred_color: Sequence[int] = (255, 0, 0),
+                 gt_color: Sequence[int] = GT_COLOR,
+                 pred_color: Sequence[int] = PRED_COLOR,
                  ignore_index: int = 255,
                  **kwargs) -> None:
         classes = classes or ['background', 'target']
-        palette = palette or [[0, 0, 0], [255, 0, 0]]
+        palette = palette or [[0, 0, 0], list(PRED_COLOR)]
         super().__init__(
             name=name,
             image=image,

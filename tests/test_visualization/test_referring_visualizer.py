@@ -38,9 +38,9 @@ def test_overlay_layout_and_colours():
     assert out.shape[1] > 2 * W  # two panels + gap
     gt_panel = out[banner_h:, :W]
     pred_panel = out[banner_h:, -W:]
-    # interior of the predicted mask is reddish in the prediction panel
+    # interior of the predicted mask is cyan in the prediction panel
     r, g, b = pred_panel[20, 32].astype(int)
-    assert r > g + 50 and r > b + 50
+    assert g > r + 50 and b > r + 50
     # interior of the GT mask is greenish in the GT panel
     r, g, b = gt_panel[20, 15].astype(int)
     assert g > r + 50 and g > b + 50
@@ -132,5 +132,6 @@ def test_visualizer_banner_mentions_iou():
 def test_alpha_controls_blend(alpha):
     pred, _ = _masks()
     out = draw_referring_overlay(_image(), None, pred, alpha=alpha)
-    r = int(out[-H:][20, 32, 0])
-    assert r == round(GREY * (1 - alpha) + 255 * alpha)
+    r, g = (int(v) for v in out[-H:][20, 32, :2])
+    assert g == round(GREY * (1 - alpha) + 255 * alpha)
+    assert r == round(GREY * (1 - alpha))
