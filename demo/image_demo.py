@@ -3,7 +3,8 @@
 Example::
 
     python demo/image_demo.py scene.tif "the red building on the left" \\
-        configs/lavt_tiny_synthetic.py work_dirs/lavt_tiny_synthetic/iter_2000.pth \\
+        configs/lavt/lavt_tiny_synthetic.py \\
+        work_dirs/lavt_tiny_synthetic/iter_2000.pth \\
         --out-file result.png --device cpu
 
 The output PNG holds the sentence (as the model read it: cut at the token

@@ -11,7 +11,7 @@ Steps (each prints its progress):
    elsewhere), or reuses it;
 2. trains ``configs/crobim/crobim_tiny_synthetic.py`` (CAPM + LGFA + MID on
    a half-width ResNet-18, 3000 iterations) with MMSeg's runner;
-   ``--config configs/lavt_tiny_synthetic.py`` trains the LAVT baseline
+   ``--config configs/lavt/lavt_tiny_synthetic.py`` trains the LAVT baseline
    instead (6000 iterations, lower scores: see the README);
 3. evaluates on the held-out test split (oIoU, mIoU, Prec@X);
 4. evaluates again with the sentences shuffled across samples (the same

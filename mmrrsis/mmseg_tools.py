@@ -3,8 +3,10 @@
 ::
 
     python -m mmrrsis.mmseg_tools                     # list the tools
-    python -m mmrrsis.mmseg_tools print_config configs/lavt_tiny_synthetic.py
-    python -m mmrrsis.mmseg_tools get_flops configs/lavt_tiny_synthetic.py \\
+    python -m mmrrsis.mmseg_tools print_config \\
+        configs/lavt/lavt_tiny_synthetic.py
+    python -m mmrrsis.mmseg_tools get_flops \\
+        configs/lavt/lavt_tiny_synthetic.py \\
         --shape 96 --sentence "the red building at the top left"
     python -m mmrrsis.mmseg_tools analysis_tools/browse_dataset CONFIG \\
         --output-dir browse --not-show

@@ -2,7 +2,7 @@
 # LAVT demo model (half-width ResNet-18 from scratch, frozen cached MiniLM,
 # 96x96, same schedule) with BSC instead of PWAM in every stage, the T-BTD
 # twin-stream decoder and D-MOLS.
-_base_ = ['../lavt_tiny_synthetic.py']
+_base_ = ['../lavt/lavt_tiny_synthetic.py']
 channels = [32, 64, 128, 256]
 norm_cfg = dict(type='BN', requires_grad=True)
 model = dict(

@@ -3,7 +3,7 @@
 # and hooks), with CroBIM's modules instead of PWAM + LAVT decoder:
 # CAPM (4 prompts) wrapping LGFA (64 wide) and a 3-layer MID (64 wide).
 # The default model of the CPU demo (python demo/synthetic_demo.py).
-_base_ = ['../lavt_tiny_synthetic.py']
+_base_ = ['../lavt/lavt_tiny_synthetic.py']
 channels = [32, 64, 128, 256]
 width = 64
 gn = dict(type='GN', num_groups=8)

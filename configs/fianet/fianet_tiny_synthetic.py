@@ -1,7 +1,7 @@
-# The CPU demo model (configs/lavt_tiny_synthetic.py: half-width ResNet-18
+# The CPU demo model (configs/lavt/lavt_tiny_synthetic.py: half-width ResNet-18
 # from scratch, frozen cached MiniLM, 96x96) with FIANet's parts: the split
 # expression (synthetic class words), FIAM in every stage and one TMEM block.
-_base_ = ['../lavt_tiny_synthetic.py']
+_base_ = ['../lavt/lavt_tiny_synthetic.py']
 channels = [32, 64, 128, 256]
 model = dict(
     text_encoder=dict(type='SplitTextEncoder',

@@ -93,8 +93,9 @@ class RefSegInferencer:
 
     Example::
 
-        >>> inferencer = RefSegInferencer('configs/lavt_tiny_synthetic.py',
-        ...                               'work_dirs/demo/iter_4000.pth')
+        >>> inferencer = RefSegInferencer(
+        ...     'configs/lavt/lavt_tiny_synthetic.py',
+        ...     'work_dirs/demo/iter_4000.pth')
         >>> out = inferencer('scene.tif', 'the red building at the top left',
         ...                  out_dir='outputs')
         >>> out['predictions'][0].shape  # (H, W) uint8 mask, 1 = target

@@ -70,7 +70,7 @@ def test_registered_without_shadowing_mmengine():
     # importing mmrrsis leaves other configs' CheckpointHook alone
     assert type(plain) is CheckpointHook
     for cfg in ('configs/_base_/schedules/schedule_40e.py',
-                'configs/lavt_tiny_synthetic.py'):
+                'configs/lavt/lavt_tiny_synthetic.py'):
         from mmengine.config import Config
         assert Config.fromfile(cfg).default_hooks.checkpoint.type == \
             'SafeCheckpointHook', cfg

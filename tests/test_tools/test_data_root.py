@@ -10,7 +10,7 @@ from tool_test_utils import REPO_ROOT
 
 from mmrrsis.apis.runtime import load_config, set_data_root
 
-TINY = osp.join(REPO_ROOT, 'configs', 'lavt_tiny_synthetic.py')
+TINY = osp.join(REPO_ROOT, 'configs', 'lavt', 'lavt_tiny_synthetic.py')
 LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 
 
@@ -100,7 +100,7 @@ def test_tiny_config_drops_a_missing_image(refseg_data, tmp_path):
 
 
 @pytest.mark.parametrize('config', [
-    'lavt_tiny_synthetic.py', 'crobim/crobim_tiny_synthetic.py',
+    'lavt/lavt_tiny_synthetic.py', 'crobim/crobim_tiny_synthetic.py',
     'fianet/fianet_tiny_synthetic.py', 'btdnet/btdnet_tiny_synthetic.py'])
 def test_demo_writes_where_the_tiny_configs_read(config):
     from mmengine.config import Config

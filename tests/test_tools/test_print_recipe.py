@@ -77,7 +77,8 @@ def test_check_pretrained_reports_coverage(tool, tmp_path):
 
     from mmseg.registry import MODELS
     init_default_scope('mmseg')
-    cfg = Config.fromfile(osp.join(REPO, 'configs/lavt_tiny_synthetic.py'))
+    cfg = Config.fromfile(
+        osp.join(REPO, 'configs/lavt/lavt_tiny_synthetic.py'))
     bb = MODELS.build(cfg.model.backbone)
     sd = bb.state_dict()
     keep = dict(list(sd.items())[:len(sd) // 2])

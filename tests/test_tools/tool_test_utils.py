@@ -18,7 +18,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import pytest
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CONFIG = osp.join(REPO_ROOT, 'configs', 'lavt_tiny_synthetic.py')
+CONFIG = osp.join(REPO_ROOT, 'configs', 'lavt', 'lavt_tiny_synthetic.py')
 DATA_COUNTS = dict(train=12, val=4, test=4)
 IMG_SIZE = 64
 METRIC_KEYS = ('oIoU', 'mIoU', 'Prec@0.5', 'Prec@0.6', 'Prec@0.7',

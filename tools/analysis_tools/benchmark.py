@@ -4,7 +4,8 @@ a GPU.
 
 Examples::
 
-    python tools/analysis_tools/benchmark.py configs/lavt_tiny_synthetic.py
+    python tools/analysis_tools/benchmark.py \
+        configs/lavt/lavt_tiny_synthetic.py
     python tools/analysis_tools/benchmark.py configs/lavt_swinb.py \
         --img-size 480 --batch-size 1 --random-text-encoder
     python tools/analysis_tools/benchmark.py configs/lavt_swinb.py \

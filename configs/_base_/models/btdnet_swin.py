@@ -4,21 +4,21 @@
 # reconstruction) as a training-only auxiliary head. The paper's code is not
 # public: see configs/btdnet/README.md for the reconstruction choices.
 # Backbone, text encoder, data preprocessor and the joint loss are LAVT's
-# (the setup BTDNet compares against); only fusion and heads change.
-_base_ = ['./lavt_swin.py']
+# (the setup BTDNet compares against); fusion and heads are BTDNet's.
+_base_ = ['./swinb_bert.py']  # Swin-B, BERT, data preprocessor
 swin_channels = [128, 256, 512, 1024]
+norm_cfg = dict(type='SyncBN', requires_grad=True)
 decoder_channels = 256
 model = dict(
     fusion=dict(
-        _delete_=True,
         type='BSC',
         in_channels=swin_channels,
         num_heads=8,
         dropout=0.0,
         with_spatial_prior=True,
         with_pixel_to_word=True),
+    fusion_mode='early',
     decode_head=dict(
-        _delete_=True,
         type='TBTDHead',
         in_channels=swin_channels,
         channels=decoder_channels,
@@ -28,7 +28,7 @@ model = dict(
         with_bg_stream=True,
         num_classes=2,
         dropout_ratio=0.0,
-        norm_cfg={{_base_.norm_cfg}},
+        norm_cfg=norm_cfg,
         align_corners=True,
         # joint output: RMSIN's loss (0.9 weighted CE + 0.1 summed
         # two-class Dice, as configs/_base_/models/lavt_swin.py)

@@ -7,7 +7,7 @@
 # MID: 3 cascaded bidirectional cross-attention layers at stride 4, mask =
 # text-pixel similarity. Choices where the paper is silent:
 # configs/crobim/README.md.
-_base_ = ['./lavt_swin.py']  # Swin-B, BERT, preprocessor, loss
+_base_ = ['./swinb_bert.py']  # Swin-B, BERT, data preprocessor
 swin_channels = [128, 256, 512, 1024]
 width = 256  # LGFA and MID width
 gn = dict(type='GN', num_groups=32)  # batch-size independent (1 img/GPU)
@@ -37,4 +37,18 @@ model = dict(
         text_channels=None,
         num_layers=3,
         num_heads=8,
-        norm_cfg=gn))
+        num_classes=2,
+        dropout_ratio=0.0,
+        norm_cfg=dict(type='GN', num_groups=32, requires_grad=True),
+        # the paper gives no interpolation details: LAVT's setting, kept
+        # from the lineage code CroBIM credits
+        align_corners=True,
+        # the paper names no loss weights: RMSIN's loss, as the lineage
+        # (0.9 * CE with class weights 0.9/1.1 + 0.1 * two-class Dice
+        # summed over the batch)
+        loss_decode=[
+            dict(type='WeightedCrossEntropyLoss', class_weight=[0.9, 1.1],
+                 loss_weight=0.9),
+            dict(type='ForegroundDiceLoss', loss_weight=0.1,
+                 include_background=True, reduction='sum', eps=1e-6),
+        ]))

@@ -4,8 +4,9 @@
 # spatial token masks (SplitTextEncoder: BERT runs once per mask), and TMEM
 # (text-aware multi-scale enhancement) as a neck. Leaf configs set the class
 # word list and the number of TMEM blocks.
-_base_ = ['./lavt_swin.py']
+_base_ = ['./swinb_bert.py']  # Swin-B, BERT, data preprocessor
 swin_channels = [128, 256, 512, 1024]
+norm_cfg = dict(type='SyncBN', requires_grad=True)
 model = dict(
     text_encoder=dict(
         type='SplitTextEncoder',
@@ -13,7 +14,26 @@ model = dict(
         # (mode='official' runs NLTK itself: needs its tagger data)
         splitter=dict(class_words='refsegrs', mode='rule',
                       placement='official')),
-    fusion=dict(_delete_=True, type='FIAM', in_channels=swin_channels,
-                num_heads=1, dropout=0.0),
+    fusion=dict(type='FIAM', in_channels=swin_channels, num_heads=1,
+                dropout=0.0),
+    fusion_mode='early',
     neck=dict(type='TMEM', in_channels=swin_channels, text_channels=None,
-              num_blocks=1, norm_cfg={{_base_.norm_cfg}}))
+              num_blocks=1, norm_cfg=norm_cfg),
+    # FIANet keeps LAVT's decoder (configs/fianet/README.md)
+    decode_head=dict(
+        type='LAVTHead',
+        in_channels=swin_channels,
+        channels=swin_channels[-1] // 2,  # LAVT: C4 / 2
+        num_classes=2,
+        dropout_ratio=0.0,
+        norm_cfg=norm_cfg,
+        align_corners=True,
+        # FIANet / RMSIN loss/loss.py: 0.9 * CE (class weights 0.9/1.1)
+        # + 0.1 * Dice on the softmax of both classes, smooth 1e-6, summed
+        # over the batch x 2 classes (so it scales with images per GPU)
+        loss_decode=[
+            dict(type='WeightedCrossEntropyLoss', class_weight=[0.9, 1.1],
+                 loss_weight=0.9),
+            dict(type='ForegroundDiceLoss', loss_weight=0.1,
+                 include_background=True, reduction='sum', eps=1e-6),
+        ]))

@@ -5,7 +5,7 @@
 #       projects/example_project/configs/gated_film_tiny_synthetic.py
 # (data: data/synthetic_refseg, written by demo/synthetic_demo.py or
 # tools/misc/make_synthetic_refseg.py; --data-root DIR for another folder).
-_base_ = ['../../../configs/lavt_tiny_synthetic.py']
+_base_ = ['../../../configs/lavt/lavt_tiny_synthetic.py']
 
 # Register the project's modules. tools/train.py puts the repository root on
 # sys.path, so the project imports as ``projects.example_project.<pkg>``;

@@ -10,8 +10,8 @@
 # 45.7 (48.4 at 3000) at the same cost per iteration. Early fusion drives
 # MMSeg's ResNet stage by stage exactly as it drives Swin.
 _base_ = [
-    '_base_/models/lavt_swin.py', '_base_/datasets/synthetic_refseg.py',
-    '_base_/default_runtime.py'
+    '../_base_/models/lavt_swin.py', '../_base_/datasets/synthetic_refseg.py',
+    '../_base_/default_runtime.py', '../_base_/schedules/schedule_6k_cpu.py'
 ]
 crop_size = (96, 96)
 channels = [32, 64, 128, 256]
@@ -49,28 +49,5 @@ model = dict(
             dict(type='ForegroundDiceLoss', loss_weight=1.0),
         ]))
 
-max_iters = 6000
-optim_wrapper = dict(
-    type='OptimWrapper',
-    optimizer=dict(type='AdamW', lr=1e-3, betas=(0.9, 0.999),
-                   weight_decay=0.01),
-    paramwise_cfg=dict(norm_decay_mult=0.0))
-param_scheduler = [
-    dict(type='LinearLR', start_factor=0.1, begin=0, end=100, by_epoch=False),
-    dict(type='PolyLR', eta_min=1e-6, power=0.9, begin=100, end=max_iters,
-         by_epoch=False)
-]
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters,
-                 val_interval=2000)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
-default_hooks = dict(
-    timer=dict(type='IterTimerHook'),
-    logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
-    param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='SafeCheckpointHook', by_epoch=False, interval=1000,
-                    max_keep_ckpts=2, save_best='oIoU', rule='greater'),
-    sampler_seed=dict(type='DistSamplerSeedHook'),
-    visualization=dict(type='ReferringVisualizationHook'))
-log_processor = dict(by_epoch=False)
+log_processor = dict(by_epoch=False)  # iterations (schedule_6k_cpu.py)
 randomness = dict(seed=0)
