@@ -4,6 +4,7 @@ from mmseg.registry import MODELS
 
 from mmrrsis.models.fusion.fiam import FIAM, ImageLanguageAttention
 from mmrrsis.models.fusion.pwam import PWAM
+from mmrrsis.models.utils import attend_to_words
 
 B, C, H, W, L, CT = 2, 32, 5, 6, 7, 12
 
@@ -103,8 +104,18 @@ def test_spatial_branch_gates_the_object_branch():
 
 
 def test_attention_reuses_pwam():
-    assert ImageLanguageAttention.forward is PWAM.attend
+    """One pixel-word attention (models/utils) serves FIAM and PWAM: with
+    PWAM's projections copied in, the outputs are equal."""
+    assert ImageLanguageAttention.forward is attend_to_words
     a = ImageLanguageAttention(C, CT, num_heads=2)
-    out = a(torch.randn(B, C, H * W), torch.randn(B, L, CT),
-            torch.ones(B, L))
+    p = PWAM(C, CT, num_heads=2)
+    a.load_state_dict({k: v for k, v in p.state_dict().items()
+                       if k.split('.')[0] in ('f_query', 'f_key', 'f_value',
+                                              'W')})
+    x, words = torch.randn(B, C, H * W), torch.randn(B, L, CT)
+    mask = torch.ones(B, L)
+    mask[0, 3:] = 0
+    out = a(x, words, mask)
     assert out.shape == (B, C, H * W)
+    torch.testing.assert_close(out, p.attend(x, words, mask), rtol=0,
+                               atol=0)

@@ -241,7 +241,7 @@ def test_no_fusion():
 
 
 def test_fusion_list_with_none_skips_stages():
-    pwam = dict(type='PWAM')
+    pwam = dict(type='PWAM', gate_init='zero')  # closed gates
     m = _build(fusion=[None, dict(pwam, in_channels=32), None,
                        dict(pwam, in_channels=128)])
     assert isinstance(m.fusions[0], nn.Identity)

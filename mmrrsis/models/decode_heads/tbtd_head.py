@@ -9,7 +9,7 @@ from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, SampleList
 from torch import Tensor
 
-from ..fusion.bsc import grounded_words
+from ..utils.word_grounding import grounded_words
 from .base_referring_head import BaseReferringHead
 
 

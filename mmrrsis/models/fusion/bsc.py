@@ -7,30 +7,9 @@ import torch.nn.functional as F
 from mmseg.registry import MODELS
 from torch import Tensor
 
+from ..utils.pixel_word_attention import gated
+from ..utils.word_grounding import GROUNDED_KEY, SOURCE_KEY, grounded_words
 from .pwam import PWAM
-
-#: Key of the text dict under which BSC blocks pass the grounded words on.
-GROUNDED_KEY = 'bsc_feats'
-#: Key recording which ``feats`` tensor the grounded words were derived from
-#: (so a stale entry from another forward pass is never read).
-_SOURCE_KEY = 'bsc_source'
-
-
-def grounded_words(text: Dict[str, Tensor]) -> Tensor:
-    """The word features the BSC blocks have grounded so far in this
-    forward pass, or the text encoder's ``feats`` when there are none.
-
-    Args:
-        text (dict): The text encoder's output dict (``feats`` [B, L, Ct]),
-            possibly carrying ``bsc_feats`` [B, L, Ct].
-
-    Returns:
-        Tensor: [B, L, Ct].
-    """
-    feats = text['feats']
-    if GROUNDED_KEY in text and text.get(_SOURCE_KEY) is feats:
-        return text[GROUNDED_KEY]
-    return feats
 
 
 @MODELS.register_module()
@@ -198,11 +177,7 @@ class BSC(PWAM):
             ctx = ctx * prior_logit.sigmoid()
             log_prior = F.logsigmoid(prior_logit)
         out = self.project_mm(self.vis_project(flat) * ctx)
-        if self.with_gate:
-            gate = self.gate(out.transpose(1, 2)).transpose(1, 2)
-            stream = flat + gate * out
-        else:
-            stream = flat + out
+        stream = flat + (gated(self.gate, out) if self.with_gate else out)
 
         # pixels -> words
         if self.with_pixel_to_word:
@@ -216,5 +191,5 @@ class BSC(PWAM):
             update = self.word_out(self.word_norm(g))
             text[GROUNDED_KEY] = words + update * mask.to(
                 update.dtype).unsqueeze(-1)
-            text[_SOURCE_KEY] = text['feats']
+            text[SOURCE_KEY] = text['feats']
         return stream.view(B, C, H, W), out.view(B, C, H, W)

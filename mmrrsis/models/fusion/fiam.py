@@ -1,5 +1,5 @@
 """FIAM: FIANet's fine-grained image-text alignment module."""
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Tuple
 
 import torch
 import torch.nn as nn
@@ -7,61 +7,9 @@ from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 from torch import Tensor
 
-from .pwam import PWAM, build_attention_projections
-
-
-class ImageLanguageAttention(nn.Module):
-    """Pixel-word cross-attention (LAVT's "spatial image-language
-    attention"), on its own: PWAM's attention without PWAM's visual
-    projection and product.
-
-    Queries: 1x1 conv + InstanceNorm of the visual tokens; keys and values:
-    1x1 convs of the word features, zeroed on masked words; logits scaled
-    by ``key_channels ** -0.5`` (the full key width, as in LAVT), -1e4 on
-    masked words; output: 1x1 conv + InstanceNorm. The computation is
-    :meth:`PWAM.attend` (reused, not copied); the sub-module names match
-    PWAM's.
-
-    When every word of a sample is masked the keys and values are zero, the
-    attention output is the constant conv bias, and the InstanceNorm maps it
-    to exactly zero.
-
-    Shapes:
-        x [B, C, N]; text_feats [B, L, Ct]; text_mask [B, L] ->
-        [B, value_channels, N].
-    """
-
-    def __init__(self,
-                 in_channels: int,
-                 text_channels: int,
-                 key_channels: Optional[int] = None,
-                 value_channels: Optional[int] = None,
-                 num_heads: int = 1) -> None:
-        super().__init__()
-        key_channels = key_channels or in_channels
-        value_channels = value_channels or in_channels
-        if key_channels % num_heads or value_channels % num_heads:
-            raise ValueError(f'key/value channels ({key_channels}, '
-                             f'{value_channels}) must be divisible by '
-                             f'num_heads={num_heads}')
-        self.num_heads = num_heads
-        self.key_channels = key_channels
-        build_attention_projections(self, in_channels, text_channels,
-                                    key_channels, value_channels)
-
-    forward = PWAM.attend
-
-
-def tanh_gate(channels: int) -> nn.Sequential:
-    """LAVT's language gate: Linear-ReLU-Linear-Tanh, no biases."""
-    return nn.Sequential(
-        nn.Linear(channels, channels, bias=False), nn.ReLU(),
-        nn.Linear(channels, channels, bias=False), nn.Tanh())
-
-
-def _gated(gate: nn.Module, x: Tensor) -> Tensor:
-    """``gate(x) * x`` for channel-first tokens x [B, C, N]."""
-    return gate(x.transpose(1, 2)).transpose(1, 2) * x
+from ..utils.pixel_word_attention import (ImageLanguageAttention, gated,
+                                          tanh_gate)
+from .pwam import PWAM
 
 
 @MODELS.register_module()
@@ -168,8 +116,8 @@ class FIAM(BaseModule):
         xr = xr.flatten(2)
         go = self.object_attn(flat, text['object_feats'],
                               text['object_mask'])
-        go = _gated(self.object_gate, go)
+        go = gated(self.object_gate, go)
         if self.with_spatial:
             go = go * self.spatial_map(flat, text, (H, W))
-        stream = flat + (_gated(self.context_gate, xr) + go) * g
+        stream = flat + (gated(self.context_gate, xr) + go) * g
         return stream.view(B, C, H, W), xr.view(B, C, H, W)

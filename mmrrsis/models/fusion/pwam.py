@@ -1,27 +1,14 @@
 """PWAM: pixel-word attention module with the language gate (LAVT)."""
-from typing import Optional, Tuple
+from typing import List, Optional, Tuple
 
 import torch.nn as nn
-import torch.nn.functional as F
 from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 from torch import Tensor
 
-
-def build_attention_projections(module: nn.Module, in_channels: int,
-                                text_channels: int, key_channels: int,
-                                value_channels: int) -> None:
-    """Give ``module`` the projections of LAVT's pixel-word attention
-    (``f_query``, ``f_key``, ``f_value``, ``W``; names as in LAVT, so
-    checkpoints map one to one) that :meth:`PWAM.attend` uses."""
-    module.f_query = nn.Sequential(
-        nn.Conv1d(in_channels, key_channels, 1),
-        nn.InstanceNorm1d(key_channels))
-    module.f_key = nn.Conv1d(text_channels, key_channels, 1)
-    module.f_value = nn.Conv1d(text_channels, value_channels, 1)
-    module.W = nn.Sequential(
-        nn.Conv1d(value_channels, value_channels, 1),
-        nn.InstanceNorm1d(value_channels))
+from ..utils.pixel_word_attention import (attend_to_words,
+                                          build_attention_projections, gated,
+                                          tanh_gate)
 
 
 @MODELS.register_module()
@@ -92,9 +79,10 @@ class PWAM(BaseModule):
         key_channels = key_channels or in_channels
         value_channels = value_channels or in_channels
         if value_channels != in_channels:
-            raise ValueError('PWAM multiplies the attended language with the '
-                             'visual projection: value_channels must equal '
-                             f'in_channels ({value_channels} != {in_channels})')
+            raise ValueError(
+                'PWAM multiplies the attended language with the visual '
+                'projection: value_channels must equal in_channels '
+                f'({value_channels} != {in_channels})')
         if key_channels % num_heads:
             raise ValueError(f'key_channels={key_channels} is not divisible '
                              f'by num_heads={num_heads}')
@@ -110,9 +98,7 @@ class PWAM(BaseModule):
             nn.Dropout(dropout))
         self.with_gate = with_gate
         if with_gate:
-            self.gate = nn.Sequential(
-                nn.Linear(in_channels, in_channels, bias=False), nn.ReLU(),
-                nn.Linear(in_channels, in_channels, bias=False), nn.Tanh())
+            self.gate = tanh_gate(in_channels)
 
     def init_weights(self) -> None:
         super().init_weights()
@@ -126,38 +112,17 @@ class PWAM(BaseModule):
             for layer in (self.gate[0], self.gate[2]):
                 nn.init.trunc_normal_(layer.weight, std=0.02)
 
-    def stream_only_parameters(self):
+    def stream_only_parameters(self) -> List[nn.Parameter]:
         """Parameters that only shape ``stream`` (the gate): idle when the
         stream is discarded, as after a backbone's last stage."""
         return list(self.gate.parameters()) if self.with_gate else []
 
-    def attend(self, x: Tensor, text_feats: Tensor, text_mask: Tensor) -> Tensor:
-        """Pixel-word attention.
-
-        Args:
-            x: [B, C, N] visual tokens (N = H * W).
-            text_feats: [B, L, Ct]. text_mask: [B, L].
-
-        Returns:
-            Tensor: [B, C, N] language feature gathered for each pixel.
-        """
-        B, _, N = x.shape
-        h = self.num_heads
-        mask = text_mask.to(x.dtype).unsqueeze(1)  # B 1 L
-        lang = text_feats.transpose(1, 2)  # B Ct L
-        query = self.f_query(x)  # B K N
-        key = self.f_key(lang) * mask  # B K L
-        value = self.f_value(lang) * mask  # B V L
-        q = query.reshape(B, h, -1, N).transpose(2, 3)  # B h N K/h
-        k = key.reshape(B, h, -1, key.shape[-1]).transpose(2, 3)  # B h L K/h
-        v = value.reshape(B, h, -1, value.shape[-1]).transpose(2, 3)
-        # LAVT scales by the full key width, not the per-head width
-        bias = (mask.unsqueeze(1) - 1.0) * 1e4  # B 1 1 L
-        out = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=bias.to(q.dtype),
-            scale=self.key_channels**-0.5)  # B h N V/h
-        out = out.transpose(2, 3).reshape(B, -1, N)
-        return self.W(out)
+    def attend(self, x: Tensor, text_feats: Tensor,
+               text_mask: Tensor) -> Tensor:
+        """Pixel-word attention (:func:`~mmrrsis.models.utils.
+        pixel_word_attention.attend_to_words`): x [B, C, N],
+        text_feats [B, L, Ct], text_mask [B, L] -> [B, C, N]."""
+        return attend_to_words(self, x, text_feats, text_mask)
 
     def forward(self, x: Tensor, text_feats: Tensor,
                 text_mask: Tensor) -> Tuple[Tensor, Tensor]:
@@ -166,9 +131,5 @@ class PWAM(BaseModule):
         vis = self.vis_project(flat)
         lang = self.attend(flat, text_feats, text_mask)
         out = self.project_mm(vis * lang)  # B C N
-        if self.with_gate:
-            gate = self.gate(out.transpose(1, 2)).transpose(1, 2)
-            stream = flat + gate * out
-        else:
-            stream = flat + out
+        stream = flat + (gated(self.gate, out) if self.with_gate else out)
         return stream.view(B, C, H, W), out.view(B, C, H, W)

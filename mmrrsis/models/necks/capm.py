@@ -9,7 +9,7 @@ from mmseg.registry import MODELS
 from mmseg.utils import OptConfigType
 from torch import Tensor
 
-from ..decode_heads.mid_head import MaskedAttention, token_ffn
+from ..utils.masked_attention import MaskedAttention, token_ffn
 
 
 @MODELS.register_module()

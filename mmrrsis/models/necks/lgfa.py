@@ -10,7 +10,7 @@ from mmseg.registry import MODELS
 from mmseg.utils import ConfigType
 from torch import Tensor
 
-from ..decode_heads.mid_head import MaskedAttention
+from ..utils.masked_attention import MaskedAttention
 
 
 @MODELS.register_module()

@@ -9,7 +9,7 @@ from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 from torch import Tensor
 
-from ..fusion.fiam import ImageLanguageAttention
+from ..utils.pixel_word_attention import ImageLanguageAttention
 
 
 class TMEMBlock(nn.Module):
