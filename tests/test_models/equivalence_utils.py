@@ -188,11 +188,22 @@ def inputs(seed: int = SEED):
     return imgs, samples
 
 
-def build(name: str):
-    """Build model ``name`` from the current code (seeded, initialised)."""
+#: Plain backbone type -> its registered language-aware subclass.
+LANGUAGE_AWARE = {'SwinTransformer': 'LanguageAwareSwin',
+                  'ResNet': 'LanguageAwareResNet',
+                  'mmpretrain.ConvNeXt': 'LanguageAwareConvNeXt'}
+
+
+def build(name: str, language_aware: bool = False):
+    """Build model ``name`` from the current code (seeded, initialised);
+    ``language_aware``: with the registered language-aware backbone
+    instead of the plain MMSeg / MMPretrain one."""
     from mmseg.registry import MODELS
+    cfg = copy.deepcopy(model_cfgs()[name])
+    if language_aware:
+        cfg['backbone']['type'] = LANGUAGE_AWARE[cfg['backbone']['type']]
     torch.manual_seed(SEED)
-    model = MODELS.build(ConfigDict(copy.deepcopy(model_cfgs()[name])))
+    model = MODELS.build(ConfigDict(cfg))
     model.init_weights()
     return model
 

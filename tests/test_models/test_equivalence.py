@@ -23,11 +23,16 @@ def _load(name):
                       weights_only=True)
 
 
+@pytest.mark.parametrize('backbone', ['plain', 'language_aware'])
 @pytest.mark.parametrize('name', sorted(eq.model_cfgs()))
-def test_same_outputs_as_before_the_refactor(name):
+def test_same_outputs_as_before_the_refactor(name, backbone):
+    """``plain``: the configs as they were (``type='SwinTransformer'``...);
+    ``language_aware``: the registered ``LanguageAware*`` backbones."""
     ref = _load(name)
     assert ref['texts'] == eq.TEXTS
-    model = eq.build(name)
+    model = eq.build(name, language_aware=backbone == 'language_aware')
+    if backbone == 'language_aware':
+        assert type(model.backbone).__name__.startswith('LanguageAware')
     # strict: same parameter and buffer names and shapes as before
     model.load_state_dict(eq.unpack_state(ref['state_dict']), strict=True)
     out = eq.run_model(model)

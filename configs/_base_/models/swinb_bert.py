@@ -18,12 +18,13 @@ model = dict(
     type='ReferringEncoderDecoder',
     data_preprocessor=data_preprocessor,
     backbone=dict(
-        # MMSeg's Swin, loading the official release (converted on load) or
-        # MMSeg's converted file
+        # MMSeg's Swin taking a fusion block inside every stage (without
+        # fusion: MMSeg's Swin), loading the official release (converted on
+        # load) or MMSeg's converted file
         # (download.openmmlab.com/mmsegmentation/v0.5/pretrain/swin/
         # swin_base_patch4_window12_384_22k_20220317-e5c09f74.pth), and
         # refusing a checkpoint that does not cover it
-        type='PretrainedSwinTransformer',
+        type='LanguageAwareSwin',
         pretrain_img_size=384,
         embed_dims=128,
         patch_size=4,

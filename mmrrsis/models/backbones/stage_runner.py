@@ -1,115 +1,72 @@
-"""Run an MMSeg / MMPretrain backbone stage by stage with a fusion callback.
+"""Early fusion on backbones that do not name themselves language-aware.
 
-Early fusion (LAVT, FIANet, CroBIM) inserts a language block inside every
-backbone stage. Rather than forking each backbone, we drive the unmodified
-backbone's own sub-modules and call ``fuse(stage_index, feature_map)`` where
-the fusion belongs. Supported:
-
-* ``mmseg`` ``SwinTransformer``: after each stage's blocks and before its
-  patch merging (exactly where LAVT puts PWAM); the stage output norm
-  ``norm{i}`` is applied to the fusion's ``out``, as in LAVT.
-* ``mmseg`` ``ResNet`` family (``ResNetV1c``/``V1d``): after each res layer.
-* ``mmpretrain`` ``ConvNeXt``: after each stage, before ``norm{i}``.
-* Any backbone with a method ``forward_with_fusion(x, fuse)`` (the hook for
-  custom backbones).
-
-``fuse(i, x) -> (stream, out)`` gets and returns [B, C, H, W] maps.
+Configs name a language-aware backbone (``LanguageAwareSwin``,
+``LanguageAwareResNet``, ``LanguageAwareConvNeXt``, or any backbone with a
+``forward_with_fusion(img, fuse)`` method, see
+:class:`~mmrrsis.models.backbones.BaseLanguageAwareBackbone`). For configs
+written before those existed, a plain MMSeg ``SwinTransformer`` / ``ResNet``
+(and subclasses: ``ResNetV1c``, ``PretrainedSwinTransformer``...) or
+MMPretrain ``ConvNeXt`` instance is driven by the language-aware subclass's
+stage loop (same parameters, same outputs): :func:`run_with_fusion`.
 """
-from typing import Callable, List, Tuple
+from typing import Callable, List, Optional
 
 import torch.nn as nn
+from mmseg.models.backbones import ResNet, SwinTransformer
 from torch import Tensor
 
-FuseFn = Callable[[int, Tensor], Tuple[Tensor, Tensor]]
+from .base_language_aware import FuseFn
+from .language_aware_resnet import LanguageAwareResNet
+from .language_aware_swin import LanguageAwareSwin
+
+RunFn = Callable[[Tensor, FuseFn], List[Tensor]]
 
 
-def _tokens_to_map(x: Tensor, hw: Tuple[int, int]) -> Tensor:
-    return x.transpose(1, 2).reshape(x.shape[0], x.shape[2], *hw)
+def _plain_backbones() -> list:
+    pairs = [(SwinTransformer, LanguageAwareSwin),
+             (ResNet, LanguageAwareResNet)]
+    try:
+        from mmpretrain.models.backbones import ConvNeXt
+
+        from .language_aware_convnext import LanguageAwareConvNeXt
+        pairs.append((ConvNeXt, LanguageAwareConvNeXt))
+    except ImportError:  # mmpretrain not installed
+        pass
+    return pairs
 
 
-def _run_mmseg_swin(backbone: nn.Module, img: Tensor,
-                    fuse: FuseFn) -> List[Tensor]:
-    x, hw = backbone.patch_embed(img)
-    if backbone.use_abs_pos_embed:
-        x = x + backbone.absolute_pos_embed
-    x = backbone.drop_after_pos(x)
-    outs = []
-    for i, stage in enumerate(backbone.stages):
-        for block in stage.blocks:
-            x = block(x, hw)
-        stream, out = fuse(i, _tokens_to_map(x, hw))
-        x = stream.flatten(2).transpose(1, 2)
-        if i in backbone.out_indices:
-            out = out.flatten(2).transpose(1, 2)
-            out = getattr(backbone, f'norm{i}')(out)
-            outs.append(_tokens_to_map(out, hw).contiguous())
-        if stage.downsample is not None:
-            x, hw = stage.downsample(x, hw)
-    return outs
-
-
-def _run_mmseg_resnet(backbone: nn.Module, img: Tensor,
-                      fuse: FuseFn) -> List[Tensor]:
-    if backbone.deep_stem:
-        x = backbone.stem(img)
-    else:
-        x = backbone.relu(backbone.norm1(backbone.conv1(img)))
-    x = backbone.maxpool(x)
-    outs = []
-    for i, name in enumerate(backbone.res_layers):
-        x = getattr(backbone, name)(x)
-        x, out = fuse(i, x)
-        if i in backbone.out_indices:
-            outs.append(out)
-    return outs
-
-
-def _run_mmpretrain_convnext(backbone: nn.Module, img: Tensor,
-                             fuse: FuseFn) -> List[Tensor]:
-    if backbone.gap_before_final_norm:
-        raise ValueError('ConvNeXt must be built with '
-                         'gap_before_final_norm=False for segmentation.')
-    x = img
-    outs = []
-    for i, stage in enumerate(backbone.stages):
-        x = stage(backbone.downsample_layers[i](x))
-        x, out = fuse(i, x)
-        if i in backbone.out_indices:
-            outs.append(getattr(backbone, f'norm{i}')(out))
-    return outs
-
-
-def _runner_for(backbone: nn.Module):
-    names = [c.__module__ + '.' + c.__name__ for c in type(backbone).__mro__]
-    if any(n.startswith('mmseg.models.backbones.swin.SwinTransformer')
-           for n in names):
-        return _run_mmseg_swin
-    if any(n.startswith('mmseg.models.backbones.resnet.ResNet')
-           for n in names):
-        return _run_mmseg_resnet
-    if any(n.startswith('mmpretrain.models.backbones.convnext.ConvNeXt')
-           for n in names):
-        return _run_mmpretrain_convnext
+def fusion_runner(backbone: nn.Module) -> Optional[RunFn]:
+    """``backbone.forward_with_fusion``, or for a plain MMSeg Swin / ResNet
+    or MMPretrain ConvNeXt the stage loop of its language-aware subclass;
+    None when the backbone cannot take fusion blocks inside its stages."""
+    if hasattr(backbone, 'forward_with_fusion'):
+        return backbone.forward_with_fusion
+    for plain, aware in _plain_backbones():
+        if isinstance(backbone, plain):
+            return lambda img, fuse: aware.forward_with_fusion(
+                backbone, img, fuse)
     return None
 
 
 def supports_early_fusion(backbone: nn.Module) -> bool:
     """Whether :func:`run_with_fusion` can drive this backbone."""
-    return (hasattr(backbone, 'forward_with_fusion')
-            or _runner_for(backbone) is not None)
+    return fusion_runner(backbone) is not None
+
+
+def early_fusion_error(backbone: nn.Module) -> TypeError:
+    """The error for a backbone that cannot take early fusion."""
+    return TypeError(
+        f'Early fusion cannot drive {type(backbone).__name__}: name a '
+        'language-aware backbone (LanguageAwareSwin, LanguageAwareResNet, '
+        'LanguageAwareConvNeXt, or one with forward_with_fusion(img, fuse)) '
+        "or use fusion_mode='late' to fuse after the backbone instead.")
 
 
 def run_with_fusion(backbone: nn.Module, img: Tensor,
                     fuse: FuseFn) -> List[Tensor]:
     """Forward ``img`` [B, 3, H, W] through ``backbone``, calling ``fuse``
     inside every stage. Returns the backbone's multi-scale outputs."""
-    if hasattr(backbone, 'forward_with_fusion'):
-        return list(backbone.forward_with_fusion(img, fuse))
-    runner = _runner_for(backbone)
+    runner = fusion_runner(backbone)
     if runner is None:
-        raise TypeError(
-            f'Early fusion cannot drive {type(backbone).__name__}: supported '
-            'are mmseg SwinTransformer, mmseg ResNet* and mmpretrain '
-            'ConvNeXt, or a backbone with forward_with_fusion(x, fuse). '
-            "Use fusion_mode='late' to fuse after the backbone instead.")
-    return runner(backbone, img, fuse)
+        raise early_fusion_error(backbone)
+    return list(runner(img, fuse))

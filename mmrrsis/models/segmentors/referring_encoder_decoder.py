@@ -12,7 +12,8 @@ from mmseg.utils import (ConfigType, OptConfigType, OptMultiConfig,
                          OptSampleList, SampleList)
 from torch import Tensor
 
-from ..backbones.stage_runner import run_with_fusion, supports_early_fusion
+from ..backbones.stage_runner import (early_fusion_error, run_with_fusion,
+                                      supports_early_fusion)
 from ..utils.pretrained import (check_pretrained_coverage, enforce_coverage,
                                 pretrained_init_cfg)
 
@@ -149,8 +150,7 @@ class ReferringEncoderDecoder(EncoderDecoder):
                 p.requires_grad = False
         if any(self._has_fusion) and fusion_mode == 'early' \
                 and not supports_early_fusion(self.backbone):
-            # raises the explanatory error
-            run_with_fusion(self.backbone, None, None)
+            raise early_fusion_error(self.backbone)
 
     def init_weights(self) -> None:
         """MMEngine's init walk, then a check that a ``Pretrained``
