@@ -2,7 +2,7 @@
 model on it (by default a tiny CroBIM), evaluate it, prove it reads the
 sentence, and draw pictures.
 
-    python demo/synthetic_demo.py                # defaults, ~10-15 min on 2 cores
+    python demo/synthetic_demo.py              # defaults, ~10-15 min, 2 cores
     python demo/synthetic_demo.py --iters 300    # a quick look
 
 Steps (each prints its progress):
@@ -43,6 +43,8 @@ sys.path.insert(0, ROOT)
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
 
 import mmrrsis  # noqa: E402,F401
+
+# isort: split
 import numpy as np  # noqa: E402
 from mmengine.config import Config  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
@@ -192,6 +194,7 @@ def read_test_split(data_root):
 def predict_tile(model, data_root, sid, text, with_gt):
     """Predict one expression and draw it (RGB), with its GT if asked."""
     import cv2
+
     from mmrrsis.apis import inference_model
     from mmrrsis.datasets.transforms import read_rs_image
     from mmrrsis.visualization import draw_referring_overlay

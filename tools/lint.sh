@@ -8,11 +8,25 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 DIRS=(mmrrsis tools tests demo projects configs)
+# TEMPORARY (issue 13): mmrrsis/models and tests/test_models are being
+# refactored (one-way text record, models/utils, tests mirroring the
+# package) while lint entered CI; they are linted, and this list emptied,
+# once that work has landed. Nothing else may be added here.
+LINT_LATER=(mmrrsis/models tests/test_models)
+F8_EXCLUDE=".git,__pycache__,.venv,work_dirs,data,build,dist,*.egg-info"
+ISORT_SKIP=()
+for d in "${LINT_LATER[@]}"; do
+  F8_EXCLUDE="$F8_EXCLUDE,$d"
+  ISORT_SKIP+=(--extend-skip "$d")
+done
 if [ "${1:-}" = "--fix" ]; then
-  python -m isort "${DIRS[@]}"
+  python -m isort "${ISORT_SKIP[@]}" "${DIRS[@]}"
 fi
 echo "[lint] flake8 ${DIRS[*]}"
-python -m flake8 "${DIRS[@]}"
+python -m flake8 --exclude "$F8_EXCLUDE" "${DIRS[@]}"
 echo "[lint] isort --check-only ${DIRS[*]}"
-python -m isort --check-only --diff "${DIRS[@]}"
+python -m isort --check-only --diff "${ISORT_SKIP[@]}" "${DIRS[@]}"
+if [ "${#LINT_LATER[@]}" -gt 0 ]; then
+  echo "[lint] not yet linted: ${LINT_LATER[*]}"
+fi
 echo "[lint] clean"

@@ -1,8 +1,8 @@
-# configs/crobim_swinb.py (CroBIM, Swin-B + BERT-base) trained and scored on RRSIS-D
-# instead of RefSegRS, with RMSIN's RRSIS-D recipe (Lsan2401/RMSIN, the
-# dataset's own code): batch 8 = 4 GPUs x 2, 40 epochs, AdamW 3e-5, poly
-# 0.9 per iteration, BERT layers 0-9, 20 tokens, seed 2401, PIL resize,
-# RMSIN's loss, and its occlusion boxes on 20% of the training references
+# configs/crobim_swinb.py (CroBIM, Swin-B + BERT-base) trained and scored on
+# RRSIS-D instead of RefSegRS, with RMSIN's RRSIS-D recipe (Lsan2401/RMSIN, the
+# dataset's own code): batch 8 = 4 GPUs x 2, 40 epochs, AdamW 3e-5, poly 0.9
+# per iteration, BERT layers 0-9, 20 tokens, seed 2401, PIL resize, RMSIN's
+# loss, and its occlusion boxes on 20% of the training references
 # (configs/_base_/datasets/rrsisd.py).
 # Evaluation: the best val oIoU checkpoint is kept, final numbers on test.
 # The parts are listed rather than inheriting the RefSegRS config because

@@ -1,4 +1,4 @@
-"""Launch-time adjustments shared by ``tools/train.py`` and ``tools/test.py``."""
+"""Launch-time adjustments shared by tools/train.py and tools/test.py."""
 import datetime
 import os
 from typing import List, Optional

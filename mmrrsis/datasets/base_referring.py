@@ -4,8 +4,8 @@ from collections import OrderedDict
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from mmengine.logging import print_log
-
 from mmseg.datasets import BaseSegDataset
+
 from .categories import CategoryMatcher, CategoryWords
 
 #: Keys every referring data info carries (docs/contracts.md).

@@ -2,6 +2,7 @@
 from typing import Optional
 
 from mmseg.registry import DATASETS
+
 from .categories import CategoryWords
 from .phrase_file import PhraseFileReferringDataset
 

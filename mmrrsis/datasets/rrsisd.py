@@ -6,8 +6,8 @@ from typing import Dict, List, Optional
 
 import mmengine.fileio as fileio
 import numpy as np
-
 from mmseg.registry import DATASETS
+
 from .base_referring import BaseReferringDataset
 from .coco_mask import CocoMask, segmentation_kind
 

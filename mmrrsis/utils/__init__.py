@@ -1,4 +1,4 @@
-from .compat import (apply_all, has_compiled_mmcv_ops, safe_torch_load)
+from .compat import apply_all, has_compiled_mmcv_ops, safe_torch_load
 from .misc import collect_env_info
 
 __all__ = ['apply_all', 'has_compiled_mmcv_ops', 'safe_torch_load',

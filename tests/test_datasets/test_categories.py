@@ -5,13 +5,12 @@ import os.path as osp
 import pytest
 import torch
 from mmengine.structures import PixelData
+from mmseg.registry import DATASETS
 from released_utils import DATA, base_config, fixture_spec
 
 from mmrrsis.datasets import RefSegRSDataset, RISBenchDataset, RRSISDDataset
-from mmrrsis.datasets.categories import (RISBENCH_CATEGORIES,
-                                         CategoryMatcher)
+from mmrrsis.datasets.categories import RISBENCH_CATEGORIES, CategoryMatcher
 from mmrrsis.evaluation import RefSegMetric, resize_label_nearest
-from mmseg.registry import DATASETS
 
 SPEC = fixture_spec()
 

@@ -6,9 +6,9 @@ import cv2
 import numpy as np
 import torch
 from mmengine.dataset import Compose, pseudo_collate
+from mmseg.registry import DATASETS
 
 from mmrrsis.datasets.transforms import swap_direction_words
-from mmseg.registry import DATASETS
 
 TRAIN_PIPELINE = [
     dict(type='LoadRSImageFromFile'),
@@ -108,9 +108,8 @@ def test_paper_pipelines_resize_as_pil():
     import numpy as np
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
-    from PIL import Image
-
     from mmseg.registry import TRANSFORMS
+    from PIL import Image
     init_default_scope('mmseg')
     cfg = Config.fromfile('configs/_base_/datasets/refsegrs.py')
     resize = [s for s in cfg.train_pipeline if s.type == 'Resize'][0]

@@ -3,9 +3,9 @@ import os
 import os.path as osp
 
 import pytest
+from mmseg.registry import DATASETS
 
 from mmrrsis.datasets import BaseReferringDataset, RefSegRSDataset
-from mmseg.registry import DATASETS
 
 KEYS = {'img_path', 'seg_map_path', 'text', 'ref_id', 'sent_id', 'img_id',
         'sample_idx', 'seg_fields', 'reduce_zero_label', 'label_map',

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 from mmengine.structures import PixelData
+from mmseg.registry import DATASETS
 from released_utils import (DATA, base_config, fixture_copy, fixture_spec,
                             run_pipeline)
 
 from mmrrsis.datasets import RISBenchDataset
 from mmrrsis.evaluation import RefSegMetric
-from mmseg.registry import DATASETS
 
 ROOT = osp.join(DATA, 'risbench')
 SPEC = fixture_spec()

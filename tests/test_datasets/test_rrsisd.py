@@ -8,11 +8,11 @@ import pickle
 import numpy as np
 import pytest
 from mmengine.logging import MMLogger
+from mmseg.registry import DATASETS
 from released_utils import (DATA, base_config, fixture_copy, fixture_spec,
                             run_pipeline)
 
 from mmrrsis.datasets import CocoMask, RRSISDDataset
-from mmseg.registry import DATASETS
 
 ROOT = osp.join(DATA, 'rrsisd')
 SPEC = fixture_spec()

@@ -12,8 +12,8 @@ import cv2
 import numpy as np
 import pytest
 
-from mmrrsis.datasets.synthetic import (SynthObject,
-                                        generate_synthetic_refseg, resolve)
+from mmrrsis.datasets.synthetic import (SynthObject, generate_synthetic_refseg,
+                                        resolve)
 
 
 def _read_phrases(root, split):

@@ -4,6 +4,8 @@ import os.path as osp
 import cv2
 import numpy as np
 import pytest
+from mmseg.datasets.transforms import PackSegInputs
+from mmseg.registry import TRANSFORMS
 
 from mmrrsis.datasets.transforms import (CleanExpression,
                                          LoadReferringAnnotations,
@@ -11,8 +13,6 @@ from mmrrsis.datasets.transforms import (CleanExpression,
                                          PackReferringInputs,
                                          TextAwareRandomFlip,
                                          swap_direction_words)
-from mmseg.datasets.transforms import PackSegInputs
-from mmseg.registry import TRANSFORMS
 
 
 def _load(path):

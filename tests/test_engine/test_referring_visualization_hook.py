@@ -8,10 +8,9 @@ import numpy as np
 import pytest
 import torch
 from mmengine.structures import PixelData
-from PIL import Image
-
 from mmseg.registry import HOOKS
 from mmseg.structures import SegDataSample
+from PIL import Image
 
 from mmrrsis.engine.hooks import ReferringVisualizationHook, read_rgb_image
 from mmrrsis.visualization import ReferringLocalVisualizer
@@ -134,7 +133,7 @@ def test_read_rgb_image_formats(tmp_path):
     # 3-band tif written by PIL (bands R, G, B in the file)
     Image.fromarray(four[..., :3].copy()).save(tmp_path / 'p.tif')
     assert tuple(read_rgb_image(str(tmp_path / 'p.tif'))[0, 0]) == (10, 20,
-                                                                   30)
+                                                                    30)
     # uint16 grey tif -> stretched uint8
     u16 = (np.arange(H * W).reshape(H, W) * 50).astype(np.uint16)
     cv2.imwrite(str(tmp_path / 'u.tif'), u16)

@@ -61,8 +61,9 @@ def build_toy_runner(work_dir: str,
         acc_start (float): The first ``acc`` minus one.
         **hook_kwargs: More ``CheckpointHook`` arguments.
     """
-    import mmrrsis  # noqa: F401  (registers the hooks)
     from mmengine.runner import Runner
+
+    import mmrrsis  # noqa: F401  (registers the hooks)
     data = [dict(inputs=torch.randn(2)) for _ in range(4)]
     loader = dict(dataset=data,
                   sampler=dict(type='DefaultSampler', shuffle=False),

@@ -4,10 +4,10 @@ import os.path as osp
 import pytest
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
+from mmseg.registry import DATASETS
 
 import mmrrsis  # noqa: F401  (registers the datasets)
 from mmrrsis.evaluation import select_on
-from mmseg.registry import DATASETS
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DATA = osp.join(REPO, 'tests', 'data')

@@ -10,10 +10,9 @@ import pytest
 import torch
 from mmengine.logging import MMLogger
 from mmengine.structures import PixelData
-from PIL import Image
-
 from mmseg.registry import METRICS
 from mmseg.structures import SegDataSample
+from PIL import Image
 
 from mmrrsis.evaluation import (RefSegMetric, intersection_and_union,
                                 resize_label_nearest, size_bucket)

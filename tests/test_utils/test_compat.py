@@ -113,9 +113,10 @@ def test_unknown_op_raises_module_not_found():
 
 
 def test_mmseg_models_import_uses_the_stand_in():
+    import mmcv.ops
     import mmseg.models  # noqa: F401
     from mmseg.models.losses import focal_loss
-    import mmcv.ops
+
     # MMSeg's FocalLoss (its CUDA path) calls whatever mmcv.ops provides
     assert focal_loss._sigmoid_focal_loss is mmcv.ops.sigmoid_focal_loss
     from mmseg.utils import mask_classification

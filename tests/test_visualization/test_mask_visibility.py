@@ -64,9 +64,9 @@ def test_red_prediction_used_to_vanish_on_red_vehicle():
 
 
 def test_visualizer_uses_the_same_drawing():
+    import torch
     from mmengine.structures import PixelData
     from mmseg.structures import SegDataSample
-    import torch
     img, mask = _scene(OBJECT_COLOURS['red'])
     ds = SegDataSample()
     ds.pred_sem_seg = PixelData(data=torch.from_numpy(mask)[None].long())

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import torch
 from mmengine.structures import PixelData
-
 from mmseg.registry import VISUALIZERS
 from mmseg.structures import SegDataSample
 

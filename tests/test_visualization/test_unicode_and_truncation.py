@@ -3,7 +3,6 @@ sentence, what the model read (issue 14, item 7)."""
 import numpy as np
 import torch
 from mmengine.structures import PixelData
-
 from mmseg.structures import SegDataSample
 
 from mmrrsis.visualization import (ReferringLocalVisualizer,

@@ -41,6 +41,8 @@ import time
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(
     __file__)))))
 import mmrrsis  # noqa: E402,F401
+
+# isort: split
 import torch  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.optim import build_optim_wrapper  # noqa: E402
@@ -49,8 +51,8 @@ from mmengine.structures import PixelData  # noqa: E402
 from mmseg.registry import MODELS  # noqa: E402
 from mmseg.structures import SegDataSample  # noqa: E402
 
-from mmrrsis.utils.complexity import (format_flops,  # noqa: E402
-                                      referring_flops)
+from mmrrsis.utils.complexity import format_flops  # noqa: E402
+from mmrrsis.utils.complexity import referring_flops  # noqa: E402
 from mmrrsis.utils.offline_model import offline_model_cfg  # noqa: E402
 
 SENTENCES = [
@@ -59,6 +61,7 @@ SENTENCES = [
     'the white vehicle on the road at the top',
     'the ship closest to the dock in the middle',
 ]
+
 
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])

@@ -3,9 +3,10 @@
 Counts (expressions, distinct objects and images), sentence length in words
 and in word pieces of the config's tokenizer (with [CLS]/[SEP]: the number
 ``max_length`` counts; the length that keeps 99 % of the sentences whole and
-the share the config's ``max_length`` cuts), and mask area as a share of the image: percentiles, histogram bins and the
-share of small objects (small in COCO's sense: < 32x32 pixels at the
-original resolution; and below 1 % of the image). Empty and all-foreground
+the share the config's ``max_length`` cuts), and mask area as a share of
+the image: percentiles, histogram bins and the share of small objects
+(small in COCO's sense: < 32x32 pixels at the original resolution; and
+below 1 % of the image). Empty and all-foreground
 masks are listed by ref id. Printed, and plotted to a png (matplotlib, or
 OpenCV when matplotlib is missing).
 
@@ -27,9 +28,10 @@ import numpy as np
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(
     __file__)))))
 import mmrrsis  # noqa: E402,F401  (registers the datasets)
+
+# isort: split
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
-
 from mmseg.registry import DATASETS  # noqa: E402
 
 SPLITS = ('train', 'val', 'test')

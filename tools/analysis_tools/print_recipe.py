@@ -32,6 +32,8 @@ from typing import Dict, List, Optional
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(
     __file__)))))
 import mmrrsis  # noqa: E402,F401  (registers modules)
+
+# isort: split
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.logging import MMLogger  # noqa: E402
 from mmengine.optim import build_optim_wrapper  # noqa: E402

@@ -3,7 +3,6 @@ import re
 import unicodedata
 
 from mmcv.transforms import BaseTransform
-
 from mmseg.registry import TRANSFORMS
 
 _WHITESPACE = re.compile(r'\s+')

@@ -4,8 +4,8 @@ from typing import Optional
 import mmengine.fileio as fileio
 import numpy as np
 from mmcv.transforms import BaseTransform
-
 from mmseg.registry import TRANSFORMS
+
 from .load_rs_image_from_file import _decode_cv2, _decode_file_order
 
 

@@ -7,7 +7,6 @@ import cv2
 import mmengine.fileio as fileio
 import numpy as np
 from mmcv.transforms import BaseTransform
-
 from mmseg.registry import TRANSFORMS
 
 

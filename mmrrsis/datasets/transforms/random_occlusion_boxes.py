@@ -5,7 +5,6 @@ from typing import Optional
 
 import numpy as np
 from mmcv.transforms import BaseTransform
-
 from mmseg.registry import TRANSFORMS
 
 

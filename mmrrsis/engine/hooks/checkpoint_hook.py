@@ -11,8 +11,8 @@ from mmengine.fileio import get_file_backend
 from mmengine.fileio.backends import LocalBackend
 from mmengine.hooks import CheckpointHook
 from mmengine.logging import print_log
-
 from mmseg.registry import HOOKS
+
 from .checkpoint_files import (TMP_SUFFIX, find_resumable_checkpoint,
                                fsync_path, is_inside, leftover_tmp_files,
                                read_last_checkpoint)

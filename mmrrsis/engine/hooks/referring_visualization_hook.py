@@ -4,7 +4,6 @@ from typing import Optional, Sequence
 
 import numpy as np
 from mmengine.runner import BaseLoop, Runner
-
 from mmseg.engine.hooks import SegVisualizationHook
 from mmseg.registry import HOOKS
 from mmseg.structures import SegDataSample

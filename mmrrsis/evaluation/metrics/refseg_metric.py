@@ -12,10 +12,9 @@ import numpy as np
 import torch
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
+from mmseg.registry import METRICS
 from PIL import Image
 from prettytable import PrettyTable
-
-from mmseg.registry import METRICS
 
 ArrayLike = Union[np.ndarray, torch.Tensor]
 
@@ -110,6 +109,8 @@ def resize_label_nearest(label: ArrayLike,
     if backend == 'cv2':
         return cv2.resize(label, (w, h), interpolation=cv2.INTER_NEAREST)
     raise ValueError(f"backend must be 'pil' or 'cv2', got {backend!r}.")
+
+
 #: Size buckets of :class:`RefSegMetric`, smallest first.
 SIZE_BUCKETS = ('small', 'medium', 'large')
 #: Bucket of a sample whose ground truth has no foreground pixel.
