@@ -10,7 +10,8 @@ from crobim_test_utils import (CHANNELS, CT, WIDTH, B, L, lgfa_cfg,
 from mmseg.registry import MODELS
 from model_test_utils import SWIN_CHANNELS, make_samples, tiny_segmentor_cfg
 
-from mmrrsis.models.necks.capm import CAPM
+from mmrrsis.models.necks import CAPM, BaseTextNeck
+from mmrrsis.models.utils import TextFeatures
 
 K = 3
 
@@ -33,33 +34,39 @@ def run(neck, feats=None, text=None, mask=None):
     if text is None:
         text, mask = words()
     feats = feats if feats is not None else pyramid()
-    return neck(feats, dict(feats=text, mask=mask, pooled=text[:, 0]))
+    return neck(feats, TextFeatures(feats=text, mask=mask, pooled=text[:, 0]))
 
 
 def real(text_out, mask):
     """The real-word rows and the prompt rows of a modulated sequence."""
     n = mask.shape[1]
-    return ([t[m.bool()] for t, m in zip(text_out['feats'][:, :n], mask)],
-            text_out['feats'][:, n:])
+    return ([t[m.bool()] for t, m in zip(text_out.feats[:, :n], mask)],
+            text_out.feats[:, n:])
 
 
-def test_shapes_and_text_dict():
+def test_shapes_and_a_new_text_record():
     neck = build()
-    assert isinstance(neck, CAPM) and neck.with_text
+    assert isinstance(neck, CAPM) and isinstance(neck, BaseTextNeck)
     feats = pyramid()
     text, mask = words()
-    out_feats, out = run(neck, feats, text, mask)
+    given = TextFeatures(feats=text, mask=mask, pooled=text[:, 0],
+                         grounded=text * 2)
+    out_feats, out = neck(feats, given)
     assert out_feats is feats  # no visual neck: maps pass through
-    assert out['feats'].shape == (B, L + K, CT)
-    assert out['mask'].shape == (B, L + K)
-    assert out['mask'].dtype == mask.dtype
-    assert (out['mask'][:, L:] == 1).all()
-    torch.testing.assert_close(out['mask'][:, :L], mask)
-    assert out['plain_feats'] is text and out['plain_mask'] is mask
-    assert out['prompt_feats'].shape == (B, K, CT)
-    torch.testing.assert_close(out['pooled'], text[:, 0])
+    # a new record; the one given is left as it was
+    assert out is not given and given.feats is text and given.mask is mask
+    assert out.feats.shape == (B, L + K, CT)
+    assert out.mask.shape == (B, L + K)
+    assert out.mask.dtype == mask.dtype
+    assert (out.mask[:, L:] == 1).all()
+    torch.testing.assert_close(out.mask[:, :L], mask)
+    assert out.plain_feats is text and out.plain_mask is mask
+    assert out.prompt_feats.shape == (B, K, CT)
+    assert out.pooled is given.pooled
+    # grounded words of the old length are dropped: words reads the tokens
+    assert out.grounded is None and out.words is out.feats
     # the words are modulated, not copied
-    assert not torch.allclose(out['feats'][:, :L], text)
+    assert not torch.allclose(out.feats[:, :L], text)
     with pytest.raises(ValueError, match='num_prompts'):
         build(num_prompts=0)
     with pytest.raises(ValueError, match='text_channels'):
@@ -74,9 +81,8 @@ def test_prompts_carry_the_image():
     a = run(neck, pyramid(seed=0), text, mask)[1]
     b = run(neck, pyramid(seed=5), text, mask)[1]
     again = run(neck, pyramid(seed=0), text, mask)[1]
-    torch.testing.assert_close(a['feats'], again['feats'])
-    assert not torch.allclose(a['prompt_feats'], b['prompt_feats'],
-                              atol=1e-3)
+    torch.testing.assert_close(a.feats, again.feats)
+    assert not torch.allclose(a.prompt_feats, b.prompt_feats, atol=1e-3)
     words_a, _ = real(a, mask)
     words_b, _ = real(b, mask)
     assert not torch.allclose(words_a[0], words_b[0], atol=1e-3)
@@ -102,7 +108,7 @@ def test_gradients():
     text, mask = words()
     text.requires_grad_(True)
     _, out = run(neck, feats, text, mask)
-    out['feats'].square().mean().backward()
+    out.feats.square().mean().backward()
     for name, p in neck.named_parameters():
         assert p.grad is not None and p.grad.abs().sum() > 0, name
     assert all(f.grad.abs().sum() > 0 for f in feats)
@@ -117,11 +123,11 @@ def test_visual_neck_sees_the_plain_words():
     feats = pyramid()
     text, mask = words()
     maps, out = run(neck, feats, text, mask)
-    alone = neck.visual_neck(feats, dict(feats=text, mask=mask))
+    alone, _ = neck.visual_neck(feats, TextFeatures(feats=text, mask=mask))
     assert len(maps) == 4 and maps[0].shape[1] == WIDTH
     for a, b in zip(maps, alone):
         torch.testing.assert_close(a, b)
-    assert out['feats'].shape == (B, L + K, CT)
+    assert out.feats.shape == (B, L + K, CT)
 
 
 def test_bf16_autocast():
@@ -129,12 +135,12 @@ def test_bf16_autocast():
     _, ref = run(neck)
     with torch.autocast('cpu', dtype=torch.bfloat16):
         maps, out = run(neck)
-    assert out['feats'].dtype == torch.bfloat16
+    assert out.feats.dtype == torch.bfloat16
     assert maps[0].dtype == torch.bfloat16
-    assert F.cosine_similarity(out['feats'].float().flatten(),
-                               ref['feats'].flatten(), dim=0) > 0.99
-    (out['feats'].float().mean() + maps[0].float().mean()).backward()
-    assert neck.prompts.grad is not None
+    assert F.cosine_similarity(out.feats.float().flatten(),
+                               ref.feats.flatten(), dim=0) > 0.99
+    (out.feats.float().mean() + maps[0].float().mean()).backward()
+    assert neck.prompts.grad.abs().sum() > 0
 
 
 def test_crobim_in_the_segmentor():
@@ -155,14 +161,15 @@ def test_crobim_in_the_segmentor():
     texts = ['the plane at the top', 'two tanks']
     inputs = torch.randn(2, 3, 64, 64)
     feats = model.extract_feat(inputs, texts)
-    n = feats['text']['plain_mask'].shape[1]
-    assert feats['text_feats'].shape == (2, n + K, width)
-    assert feats['text_mask'].shape == (2, n + K)
+    assert set(feats) == {'img_feats', 'text'}
+    n = feats['text'].plain_mask.shape[1]
+    assert feats['text'].feats.shape == (2, n + K, width)
+    assert feats['text'].mask.shape == (2, n + K)
     losses = model(inputs, make_samples(texts), mode='loss')
     (losses['decode.loss_ce'] + losses['decode.loss_dice']).backward()
     assert model.neck.prompts.grad.abs().sum() > 0
     assert model.neck.visual_neck.compensate[0].weight.grad.abs().sum() > 0
-    assert model.backbone.patch_embed.projection.weight.grad is not None
+    assert model.backbone.patch_embed.projection.weight.grad.abs().sum() > 0
     # AMP: the whole CroBIM trains under bf16 autocast on the CPU
     model.zero_grad()
     with torch.autocast('cpu', dtype=torch.bfloat16):

@@ -10,6 +10,7 @@ from model_test_utils import (MINILM, SWIN_CHANNELS, make_samples,
 from mmseg.registry import MODELS
 
 from mmrrsis.models.decode_heads.dmols_head import EntityWordTagger
+from mmrrsis.models.utils import TextFeatures
 
 SIZES = [16, 8, 4, 2]  # a 64 px input
 CT = 12
@@ -62,8 +63,9 @@ def _inputs(tokenizer, sentences, seed=0):
     feats = tuple(
         torch.randn(B, c, s, s, generator=g).requires_grad_(True)
         for c, s in zip(SWIN_CHANNELS, SIZES))
-    text = dict(input_ids=tok['input_ids'], mask=tok['attention_mask'],
-                feats=torch.randn(B, 12, CT, generator=g))
+    text = TextFeatures(input_ids=tok['input_ids'],
+                        mask=tok['attention_mask'],
+                        feats=torch.randn(B, 12, CT, generator=g))
     return dict(img_feats=feats, text=text)
 
 
@@ -74,7 +76,7 @@ def test_erases_entities_and_learns_from_visual_features(tokenizer):
     head = _head()
     inputs = _inputs(tokenizer, SENTENCES)
     out = head(inputs)
-    ids = inputs['text']['input_ids']
+    ids = inputs['text'].input_ids
     assert out['entity'].sum() == 3  # building; storage tanks
     assert (out['erased_ids'][out['entity']] == tokenizer.mask_token_id).all()
     assert torch.equal(out['erased_ids'][~out['entity']],
@@ -147,7 +149,7 @@ def test_weighted_loss_equals_the_mean_over_erased_pieces(tokenizer):
     entity = out['entity']
     assert entity.any()
     logits = head.predict_words(out['hidden'][entity])
-    want = F.cross_entropy(logits, inputs['text']['input_ids'][entity])
+    want = F.cross_entropy(logits, inputs['text'].input_ids[entity])
     got = head.loss(inputs, None, ConfigDict())['loss_re']
     torch.testing.assert_close(got, head.loss_weight * want)
 
@@ -248,11 +250,17 @@ def test_segmentor_passes_grounded_words_to_heads():
     torch.manual_seed(0)
     model = MODELS.build(_btdnet_cfg(True))
     model.init_weights()
+    for block in model.fusions:  # open the zero-initialised word update
+        torch.nn.init.normal_(block.word_out.weight, std=0.5)
     imgs, samples = _batch()
     feats = model.extract_feat(imgs, SENTENCES)
     text = feats['text']
-    assert text['bsc_feats'].shape == text['feats'].shape
-    assert text['bsc_source'] is text['feats']
+    assert text.grounded.shape == text.feats.shape
+    # the words the 4 BSC blocks grounded, not the encoder's
+    real = text.mask.bool()
+    assert not torch.allclose(text.grounded[real], text.feats[real])
+    torch.testing.assert_close(text.feats,
+                               model.encode_text(SENTENCES).feats)
     # the last-stage stream gate is frozen, the word update is not
     last = model.fusions[3]
     assert not last.gate[2].weight.requires_grad

@@ -2,9 +2,9 @@
 import torch
 from mmseg.registry import MODELS
 
-from mmrrsis.models.fusion.fiam import FIAM, ImageLanguageAttention
-from mmrrsis.models.fusion.pwam import PWAM
-from mmrrsis.models.utils import attend_to_words
+from mmrrsis.models.fusion import PWAM, BaseReferringFusion
+from mmrrsis.models.utils import (ImageLanguageAttention, TextFeatures,
+                                  attend_to_words)
 
 B, C, H, W, L, CT = 2, 32, 5, 6, 7, 12
 
@@ -19,11 +19,11 @@ def _text(seed=0):
     sp = torch.zeros(B, L, dtype=torch.long)
     sp[0, 3:5] = 1
     sp[1] = mask[1]
-    return dict(feats=torch.randn(B, L, CT, generator=g), mask=mask,
-                object_feats=torch.randn(B, L, CT, generator=g),
-                object_mask=obj,
-                spatial_feats=torch.randn(B, L, CT, generator=g),
-                spatial_mask=sp)
+    return TextFeatures(feats=torch.randn(B, L, CT, generator=g), mask=mask,
+                        object_feats=torch.randn(B, L, CT, generator=g),
+                        object_mask=obj,
+                        spatial_feats=torch.randn(B, L, CT, generator=g),
+                        spatial_mask=sp)
 
 
 def _fiam(**kwargs):
@@ -36,12 +36,13 @@ def _fiam(**kwargs):
 
 def test_shapes_and_out_is_the_context_pwam():
     m = _fiam()
-    assert FIAM.with_text_dict
+    assert isinstance(m, BaseReferringFusion)
     x, text = torch.randn(B, C, H, W), _text()
-    stream, out = m(x, text)
+    stream, out, text_out = m.fuse(x, text)
+    assert text_out is text  # FIAM reads the texts, does not refine them
     assert stream.shape == out.shape == x.shape
     # out is the context PWAM output alone (LAVT's decoder input)
-    _, ref = m.context_attn(x, text['feats'], text['mask'])
+    _, ref = m.context_attn(x, text.feats, text.mask)
     torch.testing.assert_close(out, ref)
     assert not torch.allclose(stream, x)
 
@@ -72,11 +73,11 @@ def test_stream_only_parameters_are_all_but_the_context_pwam():
 def test_empty_object_mask_zeroes_the_object_branch():
     m = _fiam()
     x, text = torch.randn(B, C, H, W), _text()
-    att = m.object_attn(x.flatten(2), text['object_feats'],
+    att = m.object_attn(x.flatten(2), text.object_feats,
                         torch.zeros(B, L, dtype=torch.long))
     assert att.abs().max() < 1e-5
     # then only the context branch moves the stream
-    text['object_mask'] = torch.zeros(B, L, dtype=torch.long)
+    text = text.replace(object_mask=torch.zeros(B, L, dtype=torch.long))
     stream, out = m(x, text)
     g = m.channel_gate(x.flatten(2).mean(2)).unsqueeze(2)
     xr = out.flatten(2)
@@ -98,7 +99,7 @@ def test_spatial_branch_gates_the_object_branch():
     smap = with_sp.spatial_map(x.flatten(2), text, (H, W))
     assert smap.shape == (B, 1, H * W) and (smap > 0).all() and (
         smap < 1).all()
-    other = dict(text, spatial_feats=torch.randn(B, L, CT))
+    other = text.replace(spatial_feats=torch.randn(B, L, CT))
     assert not torch.allclose(
         smap, with_sp.spatial_map(x.flatten(2), other, (H, W)))
 
@@ -119,3 +120,11 @@ def test_attention_reuses_pwam():
     assert out.shape == (B, C, H * W)
     torch.testing.assert_close(out, p.attend(x, words, mask), rtol=0,
                                atol=0)
+
+
+def test_needs_the_split_texts():
+    import pytest
+    text = _text()
+    plain = TextFeatures(feats=text.feats, mask=text.mask)
+    with pytest.raises(ValueError, match='SplitTextEncoder'):
+        _fiam()(torch.randn(B, C, H, W), plain)

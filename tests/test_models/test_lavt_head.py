@@ -1,8 +1,10 @@
 """LAVTHead: the LAVT top-down decoder on MMSeg's BaseDecodeHead."""
 import torch
 from mmengine.config import ConfigDict
-from model_test_utils import SWIN_CHANNELS, make_samples, tiny_head_cfg
 from mmseg.registry import MODELS
+from model_test_utils import SWIN_CHANNELS, make_samples, tiny_head_cfg
+
+from mmrrsis.models.utils import TextFeatures
 
 SIZES = [16, 8, 4, 2]  # a 64 px input
 
@@ -15,9 +17,11 @@ def _feats(seed=0):
 
 
 def _text():
-    return dict(text_feats=torch.randn(2, 5, 384),
-                text_mask=torch.ones(2, 5, dtype=torch.long),
-                text_pooled=torch.randn(2, 384))
+    """The text part of the segmentor's head inputs (LAVT's decoder does
+    not read it)."""
+    return dict(text=TextFeatures(feats=torch.randn(2, 5, 384),
+                                  mask=torch.ones(2, 5, dtype=torch.long),
+                                  pooled=torch.randn(2, 384)))
 
 
 def _head(**kwargs):

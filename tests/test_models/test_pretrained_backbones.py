@@ -22,6 +22,7 @@ from mmengine.config import Config, ConfigDict
 from mmseg.registry import MODELS
 from model_test_utils import tiny_head_cfg, tiny_segmentor_cfg
 
+from mmrrsis.models.backbones import PretrainedSwinTransformer
 from mmrrsis.models.backbones.stage_runner import (run_with_fusion,
                                                    supports_early_fusion)
 from mmrrsis.models.utils.ckpt_convert import swin_official_to_mmseg
@@ -461,7 +462,7 @@ def test_swin_b_release_names_cover_the_paper_backbone():
     counterpart in the release's key layout; MMSeg's loader finds 2."""
     cfg = Config.fromfile(str(CONFIG_DIR / 'lavt_swinb.py'))
     backbone_cfg = copy.deepcopy(cfg.model.backbone)
-    assert backbone_cfg.type == 'PretrainedSwinTransformer'
+    assert backbone_cfg.type == 'LanguageAwareSwin'
     assert 'swin_base_patch4_window12_384_22k' in \
         backbone_cfg.init_cfg.checkpoint
     backbone_cfg.init_cfg = None
@@ -508,7 +509,9 @@ def test_every_swin_config_uses_the_checked_loader():
             continue
         backbone = Config.fromfile(str(path)).model.backbone
         if 'window_size' in backbone:
-            assert backbone.type == 'PretrainedSwinTransformer', path
+            # LanguageAwareSwin is a PretrainedSwinTransformer
+            assert issubclass(MODELS.get(backbone.type),
+                              PretrainedSwinTransformer), path
             assert backbone.init_cfg is None or \
                 backbone.init_cfg.type == 'Pretrained', path
 

@@ -3,9 +3,11 @@ import pytest
 import torch
 import torch.nn as nn
 from mmengine.config import ConfigDict
+from mmseg.registry import MODELS
 from model_test_utils import (SWIN_CHANNELS, make_samples, tiny_head_cfg,
                               tiny_segmentor_cfg, tiny_swin_cfg)
-from mmseg.registry import MODELS
+
+from mmrrsis.models.utils import TextFeatures
 
 TEXTS = ['the red roof on the left', 'a long road']
 
@@ -199,7 +201,7 @@ def test_late_fusion():
 
 def _text(m, texts):
     t = m.encode_text(texts)
-    return t['feats'], t['mask']
+    return t.feats, t.mask
 
 
 def test_late_fusion_accepts_backbones_without_stage_runner():
@@ -326,7 +328,8 @@ def test_every_trainable_parameter_gets_a_gradient():
     losses = m(_img(), make_samples(TEXTS), mode='loss')
     (losses['decode.loss_ce'] + losses['decode.loss_dice']).backward()
     unused = [n for n, p in m.named_parameters()
-              if p.requires_grad and p.grad is None]
+              if p.requires_grad and (p.grad is None
+                                      or p.grad.abs().sum() == 0)]
     assert not unused, unused
 
 
@@ -339,3 +342,75 @@ def test_last_stage_gate_is_frozen_but_kept():
     assert any('fusions.%d.gate' % (len(m.fusions) - 1) in k
                for k in m.state_dict())
     assert all(p.requires_grad for p in m.fusions[0].gate.parameters())
+
+
+def test_extract_feat_gives_the_maps_and_one_text_record():
+    m = _build()
+    m.eval()
+    with torch.no_grad():
+        out = m.extract_feat(_img(), TEXTS)
+        text = m.encode_text(TEXTS)
+    assert set(out) == {'img_feats', 'text'}
+    assert isinstance(out['text'], TextFeatures)
+    # PWAM reads the words and passes the record on
+    torch.testing.assert_close(out['text'].feats, text.feats)
+    assert out['text'].input_ids is not None
+
+
+def test_one_rule_fills_text_channels():
+    """Absent or None: the text encoder's width, for fusion blocks, necks
+    and heads alike; a number is kept; MMSeg modules without the argument
+    get none."""
+    from crobim_test_utils import lgfa_cfg, mid_cfg
+    lgfa = lgfa_cfg(in_channels=list(SWIN_CHANNELS))
+    lgfa.pop('text_channels')
+    head = mid_cfg(in_channels=[16] * 4)
+    head.pop('text_channels')
+    m = _build(fusion=[dict(type='PWAM', in_channels=16),
+                       dict(type='PWAM', in_channels=32, text_channels=None),
+                       None, None],
+               fusion_mode='late', neck=lgfa, decode_head=head)
+    width = m.text_encoder.out_channels
+    assert m.fusions[0].f_key.in_channels == width
+    assert m.fusions[1].f_key.in_channels == width
+    assert m.neck.attn[0].k_proj.in_features == width
+    assert m.decode_head.text_proj[0].in_features == width
+
+
+def test_plain_mmseg_neck_gets_no_text():
+    m = _build(fusion=None,
+               neck=dict(type='FPN', in_channels=list(SWIN_CHANNELS),
+                         out_channels=8, num_outs=4),
+               decode_head=tiny_head_cfg(in_channels=[8] * 4))
+    m.eval()
+    with torch.no_grad():
+        out = m.extract_feat(_img(), TEXTS)
+    assert [f.shape[1] for f in out['img_feats']] == [8] * 4
+    assert isinstance(out['text'], TextFeatures)
+
+
+def test_fusion_block_of_the_former_protocol_still_runs():
+    """A block that does not derive from BaseReferringFusion (written for
+    the protocol before the text record) is called as it was."""
+    from mmengine.model import BaseModule
+
+    @MODELS.register_module(name='_FormerProtocolFusion', force=True)
+    class Former(BaseModule):
+        with_text_dict = True
+
+        def __init__(self, in_channels, text_channels):
+            super().__init__()
+            self.proj = nn.Linear(text_channels, in_channels)
+
+        def forward(self, x, text):
+            shift = self.proj(text['pooled'])[..., None, None]
+            return x + shift, x * 2
+
+    m = _build(fusion=dict(type='_FormerProtocolFusion',
+                           in_channels=list(SWIN_CHANNELS)))
+    m.eval()
+    with torch.no_grad():
+        out = m.extract_feat(_img(), TEXTS)
+        plain = m.backbone(_img())
+    assert not torch.allclose(out['img_feats'][1], plain[1])
+    assert isinstance(out['text'], TextFeatures)

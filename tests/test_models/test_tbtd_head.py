@@ -3,8 +3,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 from mmengine.config import ConfigDict
-from model_test_utils import SWIN_CHANNELS, make_samples
 from mmseg.registry import MODELS
+from model_test_utils import SWIN_CHANNELS, make_samples
+
+from mmrrsis.models.utils import TextFeatures
 
 SIZES = [16, 8, 4, 2]  # a 64 px input
 CT = 12
@@ -42,17 +44,16 @@ def _head(open_text=False, **kwargs):
     return head
 
 
-def _inputs(seed=0, **text_keys):
+def _inputs(seed=0, **fields):
+    """The segmentor's head inputs: maps and the text record."""
     g = torch.Generator().manual_seed(seed)
     feats = tuple(
         torch.randn(2, c, s, s, generator=g)
         for c, s in zip(SWIN_CHANNELS, SIZES))
-    text = dict(feats=torch.randn(2, 5, CT, generator=g),
-                mask=torch.ones(2, 5, dtype=torch.long))
-    text.update(text_keys)
-    return dict(img_feats=feats, text_feats=text['feats'],
-                text_mask=text['mask'], text_pooled=text['feats'][:, 0],
-                text=text)
+    words = torch.randn(2, 5, CT, generator=g)
+    text = TextFeatures(feats=words, mask=torch.ones(2, 5, dtype=torch.long),
+                        pooled=words[:, 0], **fields)
+    return dict(img_feats=feats, text=text)
 
 
 def test_shapes():
@@ -81,8 +82,8 @@ def test_trains_with_batch_one():
     head = _head()
     inputs = _inputs()
     one = dict(img_feats=tuple(f[:1] for f in inputs['img_feats']),
-               text=dict(feats=inputs['text']['feats'][:1],
-                         mask=inputs['text']['mask'][:1]))
+               text=TextFeatures(feats=inputs['text'].feats[:1],
+                                 mask=inputs['text'].mask[:1]))
     losses = head.loss(one, make_samples(['a']), ConfigDict())
     assert torch.isfinite(losses['loss_bg_bce'])
 
@@ -136,20 +137,23 @@ def test_streams_read_the_grounded_sentence():
     head.eval()
     base = _inputs()
     ref = head(base)
-    other = _inputs()
-    other['text']['feats'] = other['text']['feats'] + 1
+    other = dict(base, text=base['text'].replace(
+        feats=base['text'].feats + 1))
     assert not torch.allclose(head(other), ref)
     # BSC-grounded words take precedence over the encoder's words
     grounded = torch.randn(2, 5, CT)
-    inp = _inputs(bsc_feats=grounded)
-    inp['text']['bsc_source'] = inp['text']['feats']
+    inp = _inputs(grounded=grounded)
     out_grounded = head(inp)
     assert not torch.allclose(out_grounded, ref)
-    inp2 = _inputs(bsc_feats=grounded)
-    inp2['text']['bsc_source'] = inp2['text']['feats']
-    inp2['text']['feats'] = inp2['text']['feats'] * 0  # ignored now...
-    inp2['text']['bsc_source'] = inp2['text']['feats']
-    torch.testing.assert_close(head(inp2), out_grounded)
+    inp2 = dict(inp, text=inp['text'].replace(
+        feats=inp['text'].feats * 0))  # not read when grounded is set
+    torch.testing.assert_close(head(inp2), out_grounded, rtol=0, atol=0)
+
+
+def test_needs_the_text():
+    inputs = _inputs()
+    with pytest.raises(ValueError, match='TBTDHead reads the expression'):
+        _head()(dict(img_feats=inputs['img_feats']))
 
 
 def test_predict_resizes_to_img_shape():

@@ -3,7 +3,8 @@ import pytest
 import torch
 from mmseg.registry import MODELS
 
-from mmrrsis.models.necks.tmem import TMEM
+from mmrrsis.models.necks import TMEM, BaseTextNeck
+from mmrrsis.models.utils import TextFeatures
 
 CHANNELS = [8, 16, 32, 64]
 SIZES = [16, 8, 4, 2]
@@ -16,7 +17,8 @@ def _inputs(seed=0):
              for c, s in zip(CHANNELS, SIZES)]
     mask = torch.ones(B, L, dtype=torch.long)
     mask[1, 3:] = 0
-    return feats, dict(feats=torch.randn(B, L, CT, generator=g), mask=mask)
+    return feats, TextFeatures(feats=torch.randn(B, L, CT, generator=g),
+                               mask=mask)
 
 
 def _tmem(**kwargs):
@@ -29,17 +31,18 @@ def _tmem(**kwargs):
 
 def test_shapes_blocks_and_text_awareness():
     m = _tmem(num_blocks=3).eval()
-    assert TMEM.with_text and len(m.blocks) == 3
+    assert issubclass(TMEM, BaseTextNeck) and len(m.blocks) == 3
     assert m.down_channel.out_channels == sum(CHANNELS) // 4
     feats, text = _inputs()
-    out = m(feats, text)
+    out, text_out = m(feats, text)
+    assert text_out is text  # read, not refined
     assert [o.shape for o in out] == [f.shape for f in feats]
     # the sentence changes the result; padded words do not
-    other = dict(text, feats=torch.randn(B, L, CT))
-    assert not torch.allclose(m(feats, other)[0], out[0])
-    padded = dict(text, feats=text['feats'].clone())
-    padded['feats'][1, 3:] = 100.0
-    torch.testing.assert_close(m(feats, padded)[0][1], out[0][1])
+    other = text.replace(feats=torch.randn(B, L, CT))
+    assert not torch.allclose(m(feats, other)[0][0], out[0])
+    padded = text.replace(feats=text.feats.clone())
+    padded.feats[1, 3:] = 100.0
+    torch.testing.assert_close(m(feats, padded)[0][0][1], out[0][1])
 
 
 def test_every_parameter_gets_a_gradient():
@@ -47,12 +50,12 @@ def test_every_parameter_gets_a_gradient():
     feats, text = _inputs()
     for f in feats:
         f.requires_grad_(True)
-    text['feats'].requires_grad_(True)
-    sum(o.square().mean() for o in m(feats, text)).backward()
+    text.feats.requires_grad_(True)
+    sum(o.square().mean() for o in m(feats, text)[0]).backward()
     for name, p in m.named_parameters():
         assert p.grad is not None and p.grad.abs().sum() > 0, name
     assert all(f.grad.abs().sum() > 0 for f in feats)
-    assert text['feats'].grad.abs().sum() > 0
+    assert text.feats.grad.abs().sum() > 0
 
 
 def test_pools_to_the_coarsest_grid():

@@ -117,7 +117,7 @@ class DMOLSHead(BaseModule):
 
     * Entity words are found by :class:`EntityWordTagger`, a deterministic
       word list (:data:`ENTITY_WORDS`, configurable) matched over the word
-      pieces of ``text['input_ids']``.
+      pieces of ``text.input_ids``.
     * Erasure is done on the token ids: entity pieces become ``[MASK]``. The
       erased expression is embedded with the head's own word and position
       embeddings (not by re-running the text encoder, whose contextual
@@ -155,7 +155,8 @@ class DMOLSHead(BaseModule):
             :data:`ENTITY_WORDS`.
         target (str): ``'token'`` or ``'feature'``.
         text_channels (int, optional): Text feature width (``target=
-            'feature'``; ``None`` in configs is filled in by the segmentor).
+            'feature'``; filled in by the segmentor when a config leaves it
+            out).
         max_text_length (int): Size of the position table. Defaults to 64.
         loss_weight (float): Weight of ``L_re``. Defaults to 0.1.
         loss_name (str): Key of the loss. Defaults to ``'loss_re'``.
@@ -255,7 +256,10 @@ class DMOLSHead(BaseModule):
             ``entity`` [B, L] bool, ``erased_ids`` [B, L].
         """
         text = inputs['text']
-        ids, mask = text['input_ids'], text['mask']
+        if text.input_ids is None:
+            raise ValueError('DMOLSHead erases token ids: its text encoder '
+                             'must return input_ids')
+        ids, mask = text.input_ids, text.mask
         entity = self.tagger(ids) & mask.bool()
         erased = ids.masked_fill(entity, self.mask_token_id)
         pos = torch.arange(ids.shape[1], device=ids.device)
@@ -288,14 +292,14 @@ class DMOLSHead(BaseModule):
         n = w.sum().clamp(min=1)
         pred = self.predict_words(hidden)  # B x L x V | B x L x Ct
         if self.target == 'token':
-            tgt = inputs['text']['input_ids']
+            tgt = inputs['text'].input_ids
             ce = F.cross_entropy(pred.flatten(0, 1), tgt.flatten(),
                                  reduction='none').view_as(w)
             loss = (ce * w).sum() / n
             hit = (pred.argmax(-1) == tgt).to(w.dtype)
             acc = (hit * w).sum() / n * 100
         else:
-            tgt = inputs['text']['feats'].detach()
+            tgt = inputs['text'].feats.detach()
             cos = F.cosine_similarity(pred, tgt, dim=-1)
             loss = ((1 - cos) * w).sum() / n
             acc = (cos * w).sum() / n

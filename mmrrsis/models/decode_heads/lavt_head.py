@@ -52,7 +52,7 @@ class LAVTHead(BaseReferringHead):
             prev = channels
 
     def forward(self, inputs) -> Tensor:
-        feats, _ = self.split_inputs(inputs)
+        feats, _ = self.split_inputs(inputs)  # the text is not read
         x = feats[-1]
         for block, skip in zip(self.fuse_blocks, reversed(feats[:-1])):
             if x.shape[-2:] != skip.shape[-2:]:

@@ -52,14 +52,15 @@ class MIDHead(BaseReferringHead):
     * MMSeg's ``conv_seg`` is removed (the classifier is the similarity),
       so DDP sees no unused parameters; ``init_cfg`` defaults to None.
 
-    The head needs only ``img_feats``, ``text_feats`` and ``text_mask``, so
-    it also runs on other models' features (LAVT's PWAM outputs, FIANet's).
+    The head reads only ``img_feats`` and the text's ``feats`` and ``mask``,
+    so it also runs on other models' features (LAVT's PWAM outputs,
+    FIANet's).
 
     Args:
         in_channels (list[int]): Channels of the input maps, finest first.
         channels (int): Decoder width C. Defaults to 256.
         text_channels (int): Word feature width Ct (filled in by the
-            segmentor when None in a config).
+            segmentor when a config leaves it out or sets None).
         num_layers (int): Cascaded bidirectional layers. Defaults to 3.
         num_heads (int): Attention heads. Defaults to 8.
         ffn_ratio (float): Word FFN expansion. Defaults to 4.
@@ -69,9 +70,9 @@ class MIDHead(BaseReferringHead):
             ``norm_cfg``, ``align_corners``, ``loss_decode``, ...).
 
     Shapes:
-        inputs['img_feats'][i]: [B, Ci, Hi, Wi]; ``text_feats`` [B, L, Ct];
-        ``text_mask`` [B, L]. Returns logits [B, num_classes, H0, W0] at the
-        finest selected scale.
+        inputs['img_feats'][i]: [B, Ci, Hi, Wi]; ``inputs['text']``:
+        ``feats`` [B, L, Ct], ``mask`` [B, L]. Returns logits
+        [B, num_classes, H0, W0] at the finest selected scale.
     """
 
     def __init__(self,
@@ -85,9 +86,8 @@ class MIDHead(BaseReferringHead):
                  attn_dropout: float = 0.0,
                  **kwargs) -> None:
         if text_channels is None:
-            raise ValueError('MIDHead needs text_channels (set it, or leave '
-                             'text_channels=None in a segmentor config to '
-                             'have the text encoder width filled in).')
+            raise ValueError('MIDHead needs text_channels (a segmentor '
+                             'fills it in from its text encoder).')
         kwargs.setdefault('input_transform', 'multiple_select')
         kwargs.setdefault('in_index', list(range(len(in_channels))))
         kwargs.setdefault('init_cfg', None)
@@ -146,14 +146,13 @@ class MIDHead(BaseReferringHead):
 
     def forward(self, inputs) -> Tensor:
         feats, text = self.split_inputs(inputs)
-        if 'text_feats' not in text:
+        if text is None:
             raise ValueError('MIDHead reads the expression: call it with '
-                             "dict(img_feats=..., text_feats=..., "
-                             'text_mask=...)')
-        mask = text['text_mask']
+                             'dict(img_feats=..., text=TextFeatures(...))')
+        mask = text.mask
         v0 = self.merge_pyramid(feats)
         B, C, H, W = v0.shape
-        t = self.text_proj(text['text_feats'])
+        t = self.text_proj(text.feats)
         v, t = self.interact(v0.flatten(2).transpose(1, 2), t, mask)
         v = v.transpose(1, 2).reshape(B, C, H, W) + v0
         # sentence vector: softmax-weighted sum over the real tokens

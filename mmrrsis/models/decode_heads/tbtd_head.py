@@ -9,7 +9,7 @@ from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, SampleList
 from torch import Tensor
 
-from ..utils.word_grounding import grounded_words
+from ..utils.text_features import TextFeatures
 from .base_referring_head import BaseReferringHead
 
 
@@ -52,8 +52,8 @@ class TBTDHead(BaseReferringHead):
        image-pool branch without norm, so batch 1 trains) concatenated and
        fused by a 1x1 ConvModule, added back (residual)
        -> ``F`` [B, C, H/4, W/4].
-    2. Sentence vector ``t`` = masked mean of the words, the BSC-grounded
-       ones (``text['bsc_feats']``) when present, else the text encoder's.
+    2. Sentence vector ``t`` = masked mean of ``text.words``: the
+       BSC-grounded words when BSC ran, else the text encoder's.
     3. Target stream ``Ft, z_fg = stream_t(F, t)``; background stream
        ``Fb, z_bg = stream_b(F, t)``; each modulates ``F`` channel-wise with
        ``1 + tanh(Linear(t))`` before ``num_stream_convs`` 3x3 convs and a
@@ -79,8 +79,8 @@ class TBTDHead(BaseReferringHead):
     Args:
         in_channels (list[int]): Channels of the input maps, finest first.
         channels (int): Decoder width.
-        text_channels (int): Word channels (``None`` in configs: filled in
-            by the segmentor).
+        text_channels (int): Word channels (filled in by the segmentor when
+            a config leaves it out or sets None).
         dilations (Sequence[int]): Dilations of the MCI context branches.
             Defaults to (1, 3, 6).
         num_stream_convs (int): 3x3 convs per stream. Defaults to 2.
@@ -176,20 +176,19 @@ class TBTDHead(BaseReferringHead):
         return x + self.context_fuse(torch.cat(ctx + [pooled], 1))
 
     @staticmethod
-    def sentence(text: Dict[str, Tensor]) -> Tensor:
+    def sentence(text: TextFeatures) -> Tensor:
         """Masked mean of the (grounded) words: [B, Ct]."""
-        words = grounded_words(text)
-        m = text['mask'].to(words.dtype).unsqueeze(-1)
+        words = text.words
+        m = text.mask.to(words.dtype).unsqueeze(-1)
         return (words * m).sum(1) / m.sum(1).clamp(min=1)
 
     def forward_streams(self, inputs) -> Dict[str, Tensor]:
         """All outputs: ``joint`` [B, 2, h, w], ``fg`` and (with the
         background stream) ``bg`` [B, 1, h, w]."""
         feats, text = self.split_inputs(inputs)
-        if 'text' in text:
-            text = text['text']
-        else:  # a bare dict of tensors, as in the head's unit tests
-            text = dict(feats=text['text_feats'], mask=text['text_mask'])
+        if text is None:
+            raise ValueError('TBTDHead reads the expression: call it with '
+                             'dict(img_feats=..., text=TextFeatures(...))')
         x = self.integrate(feats)
         t = self.sentence(text)
         ft, z_fg = self.target_stream(x, t)

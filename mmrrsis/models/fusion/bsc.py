@@ -1,5 +1,5 @@
 """BSC: bidirectional spatial correlation (BTDNet)."""
-from typing import Dict, Optional, Tuple
+from typing import Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -8,7 +8,7 @@ from mmseg.registry import MODELS
 from torch import Tensor
 
 from ..utils.pixel_word_attention import gated
-from ..utils.word_grounding import GROUNDED_KEY, SOURCE_KEY, grounded_words
+from ..utils.text_features import TextFeatures
 from .pwam import PWAM
 
 
@@ -45,14 +45,12 @@ class BSC(PWAM):
       so ``words' == words`` at init while staying trainable).
 
     How the grounded words flow on (the paper passes them to the next stage
-    and to the decoder): the block has ``with_text_dict = True``, so the
-    segmentor calls it with the text encoder's whole output dict, the same
-    dict object for every stage of one forward pass, then hands that dict
-    to the neck and the head. The block reads :func:`grounded_words` (the
-    previous stage's ``bsc_feats``, else ``feats``) and writes its updated
-    words to ``text['bsc_feats']`` (a new tensor; ``feats`` is never
-    modified, so the text encoder's cache is untouched). Later stages, the
-    T-BTD head and anything else reading ``bsc_feats`` see them.
+    and to the decoder): the block reads ``text.words`` (the previous
+    stage's grounded words, else the encoder's ``feats``) and returns a new
+    :class:`TextFeatures` with its updated words in ``grounded``
+    (``text.replace(grounded=...)``); the record it got is left as it is.
+    The segmentor hands the new record to the next stage, the neck and the
+    heads (the T-BTD head reads ``text.words``).
 
     Choices where the paper is silent: the correlation, attention values and
     the PWAM-style multimodal product and gate are LAVT's (BSC subclasses
@@ -76,17 +74,16 @@ class BSC(PWAM):
         with_spatial_prior (bool): Use the spatial prior ``P`` (both
             directions). Defaults to True.
         with_pixel_to_word (bool): Update the words from the pixels; False
-            is the one-directional ablation (``bsc_feats`` is not written).
+            is the one-directional ablation (the record passes unchanged).
             Defaults to True.
         init_cfg (dict, optional): Initialisation config.
 
     Shapes:
-        ``forward(x [B, C, H, W], text)`` with ``text['feats']`` [B, L, Ct],
-        ``text['mask']`` [B, L]; returns ``(stream, out)``, both
-        [B, C, H, W], and sets ``text['bsc_feats']`` [B, L, Ct].
+        ``forward(x [B, C, H, W], text)`` (``fuse`` is the same) with
+        ``text.words`` [B, L, Ct], ``text.mask`` [B, L]; returns
+        ``(stream, out, text')``: stream and out [B, C, H, W], ``text'`` with
+        ``grounded`` [B, L, Ct].
     """
-
-    with_text_dict = True
 
     def __init__(self,
                  in_channels: int,
@@ -158,11 +155,15 @@ class BSC(PWAM):
         stats = torch.stack([mean, mx], 1).reshape(s.shape[0], 2, *hw)
         return self.prior_conv(stats).flatten(2)
 
-    def forward(self, x: Tensor, text: Dict[str, Tensor]
-                ) -> Tuple[Tensor, Tensor]:
+    def fuse(self, x: Tensor,
+             text: TextFeatures) -> Tuple[Tensor, Tensor, TextFeatures]:
+        return self(x, text)
+
+    def forward(self, x: Tensor, text: TextFeatures
+                ) -> Tuple[Tensor, Tensor, TextFeatures]:
         B, C, H, W = x.shape
-        mask = text['mask']
-        words = grounded_words(text)
+        mask = text.mask
+        words = text.words
         flat = x.flatten(2)  # B C N
         S, v = self.correlation(flat, words, mask)
         bias = ((mask.to(S.dtype) - 1) * 1e4)[:, None, None]  # B 1 1 L
@@ -189,7 +190,6 @@ class BSC(PWAM):
             g = torch.matmul(pool, u.transpose(2, 3))  # B h L d
             g = g.transpose(1, 2).reshape(B, words.shape[1], -1)  # B L K
             update = self.word_out(self.word_norm(g))
-            text[GROUNDED_KEY] = words + update * mask.to(
-                update.dtype).unsqueeze(-1)
-            text[SOURCE_KEY] = text['feats']
-        return stream.view(B, C, H, W), out.view(B, C, H, W)
+            text = text.replace(grounded=words + update * mask.to(
+                update.dtype).unsqueeze(-1))
+        return stream.view(B, C, H, W), out.view(B, C, H, W), text

@@ -1,19 +1,20 @@
 """FIAM: FIANet's fine-grained image-text alignment module."""
-from typing import Dict, List, Tuple
+from typing import List, Optional, Tuple
 
 import torch
 import torch.nn as nn
-from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 from torch import Tensor
 
 from ..utils.pixel_word_attention import (ImageLanguageAttention, gated,
                                           tanh_gate)
+from ..utils.text_features import TextFeatures
+from .base_referring_fusion import BaseReferringFusion
 from .pwam import PWAM
 
 
 @MODELS.register_module()
-class FIAM(BaseModule):
+class FIAM(BaseReferringFusion):
     """Fine-grained Image-text Alignment Module (FIANet, Lei et al., TGRS
     2024; official code: ``MMBasicLayer.forward`` and ``OPAB`` in
     ``lib/backbone.py`` of GitHub Shaosifan/FIANet). The paper's method
@@ -58,13 +59,12 @@ class FIAM(BaseModule):
         init_cfg (dict | list[dict], optional): Initialisation config.
 
     Shapes:
-        x: [B, C, H, W]; ``text`` dict with ``feats``, ``object_feats``,
+        x: [B, C, H, W]; ``text`` (:class:`TextFeatures` of
+        :class:`SplitTextEncoder`) with ``feats``, ``object_feats``,
         ``spatial_feats`` [B, L, Ct] and ``mask``, ``object_mask``,
-        ``spatial_mask`` [B, L]. Returns ``(stream, out)``, [B, C, H, W].
+        ``spatial_mask`` [B, L]. ``forward`` returns ``(stream, out)``,
+        [B, C, H, W]; ``fuse`` adds the record, unchanged.
     """
-
-    #: the segmentor passes the whole text dict
-    with_text_dict = True
 
     def __init__(self,
                  in_channels: int,
@@ -73,8 +73,9 @@ class FIAM(BaseModule):
                  dropout: float = 0.0,
                  reduction: int = 8,
                  with_spatial: bool = True,
-                 init_cfg=dict(type='TruncNormal', layer='Linear', std=0.02,
-                               bias=0.0)) -> None:
+                 init_cfg: Optional[dict] = dict(
+                     type='TruncNormal', layer='Linear', std=0.02,
+                     bias=0.0)) -> None:
         super().__init__(init_cfg=init_cfg)
         C = in_channels
         self.with_spatial = with_spatial
@@ -97,25 +98,33 @@ class FIAM(BaseModule):
         keep = {id(p) for p in self.context_attn.parameters()}
         return [p for p in self.parameters() if id(p) not in keep]
 
-    def spatial_map(self, flat: Tensor, text: Dict[str, Tensor],
+    def spatial_map(self, flat: Tensor, text: TextFeatures,
                     hw: Tuple[int, int]) -> Tensor:
         """Spatial-position map [B, 1, N] from the spatial text."""
-        sp = self.spatial_attn(flat, text['spatial_feats'],
-                               text['spatial_mask'])  # B C N
+        sp = self.spatial_attn(flat, text.spatial_feats,
+                               text.spatial_mask)  # B C N
         sp = sp.view(*sp.shape[:2], *hw)
         pooled = torch.cat([sp.mean(1, keepdim=True),
                             sp.amax(1, keepdim=True)], dim=1)
         return torch.sigmoid(self.spatial_conv(pooled)).flatten(2)
 
+    def fuse(self, x: Tensor,
+             text: TextFeatures) -> Tuple[Tensor, Tensor, TextFeatures]:
+        """Reads the object and spatial texts too; the record passes on."""
+        stream, out = self(x, text)
+        return stream, out, text
+
     def forward(self, x: Tensor,
-                text: Dict[str, Tensor]) -> Tuple[Tensor, Tensor]:
+                text: TextFeatures) -> Tuple[Tensor, Tensor]:
         B, C, H, W = x.shape
         flat = x.flatten(2)  # B C N
         g = self.channel_gate(flat.mean(2)).unsqueeze(2)  # B C 1
-        _, xr = self.context_attn(x, text['feats'], text['mask'])
+        if text.object_feats is None:
+            raise ValueError('FIAM reads the ground-object and spatial '
+                             'texts: use the SplitTextEncoder.')
+        _, xr = self.context_attn(x, text.feats, text.mask)
         xr = xr.flatten(2)
-        go = self.object_attn(flat, text['object_feats'],
-                              text['object_mask'])
+        go = self.object_attn(flat, text.object_feats, text.object_mask)
         go = gated(self.object_gate, go)
         if self.with_spatial:
             go = go * self.spatial_map(flat, text, (H, W))

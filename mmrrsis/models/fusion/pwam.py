@@ -2,17 +2,17 @@
 from typing import List, Optional, Tuple
 
 import torch.nn as nn
-from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 from torch import Tensor
 
 from ..utils.pixel_word_attention import (attend_to_words,
                                           build_attention_projections, gated,
                                           tanh_gate)
+from .base_referring_fusion import BaseReferringFusion
 
 
 @MODELS.register_module()
-class PWAM(BaseModule):
+class PWAM(BaseReferringFusion):
     """Pixel-Word Attention Module with the Language Gate.
 
     Yang et al., "LAVT: Language-Aware Vision Transformer for Referring
@@ -58,7 +58,9 @@ class PWAM(BaseModule):
 
     Shapes:
         x: [B, C, H, W]; text_feats: [B, L, Ct]; text_mask: [B, L] with 1
-        for real tokens. Returns ``(stream, out)``, both [B, C, H, W].
+        for real tokens. Returns ``(stream, out)``, both [B, C, H, W]. The
+        segmentor calls :meth:`~BaseReferringFusion.fuse` (``text.feats``,
+        ``text.mask``; the record passes on unchanged).
     """
 
     def __init__(self,

@@ -1,5 +1,6 @@
+from .base_text_neck import BaseTextNeck
 from .capm import CAPM
 from .lgfa import LGFA
 from .tmem import TMEM
 
-__all__ = ['CAPM', 'LGFA', 'TMEM']
+__all__ = ['BaseTextNeck', 'CAPM', 'LGFA', 'TMEM']

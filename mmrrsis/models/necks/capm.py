@@ -1,25 +1,28 @@
 """CroBIM's context-aware prompt modulation (CAPM)."""
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 from mmseg.utils import OptConfigType
 from torch import Tensor
 
 from ..utils.masked_attention import MaskedAttention, token_ffn
+from ..utils.text_channels import fill_text_channels
+from ..utils.text_features import TextFeatures
+from .base_text_neck import BaseTextNeck
 
 
 @MODELS.register_module()
-class CAPM(BaseModule):
+class CAPM(BaseTextNeck):
     """Context-aware prompt modulation (CroBIM, Dong et al., arXiv
     2410.08613, Sec. "Context-Aware Prompt Modulation"; flowchart boxes
     "Prompt", "Pooling & Concat", "Vision-to-Language Interaction").
 
-    A text-aware neck (``with_text = True``): ``neck(feats, text)`` returns
-    ``(feats, text)`` with the linguistic features modulated.
+    A text neck (:class:`BaseTextNeck`): ``neck(feats, text)`` returns
+    ``(feats, text')``, ``text'`` a new record with the linguistic features
+    modulated.
 
     1. Pooling & concat: every backbone map is average-pooled to a
        ``pool_size`` x ``pool_size`` grid, projected to the text width and
@@ -32,10 +35,11 @@ class CAPM(BaseModule):
     3. Prompt modulation: the prompts are appended to the word sequence,
        ``[T ; P]`` with mask ``[m ; 1]``, and ``num_layers`` transformer
        layers (masked self-attention + FFN) let words and prompts read each
-       other. The result [B, L + K, Ct] replaces ``text['feats']`` (and the
-       mask grows by K ones); the plain words stay in
-       ``text['plain_feats']`` / ``text['plain_mask']``, the modulated
-       prompts in ``text['prompt_feats']``. ``text['pooled']`` is kept.
+       other. The result [B, L + K, Ct] is the new record's ``feats`` (and
+       its mask grows by K ones); the plain words are its ``plain_feats`` /
+       ``plain_mask``, the modulated prompts its ``prompt_feats``;
+       ``pooled`` is kept, and ``grounded`` words of another length are
+       dropped (``words`` then reads the new ``feats``).
 
     In the paper's figure the prompts are fed *into the text encoder* next
     to the word embeddings (the encoder runs twice: plain words for LGFA,
@@ -58,13 +62,14 @@ class CAPM(BaseModule):
     Args:
         in_channels (list[int]): Channels of the backbone maps.
         text_channels (int): Word feature width Ct (filled in by the
-            segmentor when None in a config).
+            segmentor when a config leaves it out or sets None).
         num_prompts (int): Learnable prompts K. Defaults to 4.
         pool_size (int): Context grid per scale. Defaults to 4.
         num_heads (int): Attention heads; must divide Ct. Defaults to 8.
         num_layers (int): Prompt modulation layers. Defaults to 1.
         ffn_ratio (float): FFN expansion. Defaults to 4.
-        visual_neck (dict, optional): Neck run on the visual maps.
+        visual_neck (dict, optional): Neck run on the visual maps (its
+            ``text_channels`` is filled in with Ct by the same rule).
         init_cfg (dict, optional): Initialisation config.
 
     Shapes:
@@ -72,8 +77,6 @@ class CAPM(BaseModule):
         ``mask`` [B, L]. Returns ``(feats', text')`` with text' ``feats``
         [B, L + K, Ct] and ``mask`` [B, L + K].
     """
-
-    with_text = True
 
     def __init__(self,
                  in_channels: List[int],
@@ -87,8 +90,8 @@ class CAPM(BaseModule):
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if text_channels is None:
-            raise ValueError('CAPM needs text_channels (or text_channels='
-                             'None in a segmentor config, filled in there).')
+            raise ValueError('CAPM needs text_channels (a segmentor fills '
+                             'it in from its text encoder).')
         if num_prompts < 1:
             raise ValueError(f'num_prompts must be >= 1, got {num_prompts}')
         D = text_channels
@@ -115,10 +118,8 @@ class CAPM(BaseModule):
                     ffn_norm=nn.LayerNorm(D))) for _ in range(num_layers))
         self.visual_neck = None
         if visual_neck is not None:
-            visual_neck = dict(visual_neck)
-            if visual_neck.get('text_channels', 'unset') is None:
-                visual_neck['text_channels'] = D
-            self.visual_neck = MODELS.build(visual_neck)
+            self.visual_neck = MODELS.build(
+                fill_text_channels(visual_neck, D))
 
     def init_weights(self) -> None:
         super().init_weights()
@@ -149,26 +150,25 @@ class CAPM(BaseModule):
             x = layer['ffn_norm'](x + layer['ffn'](x))
         return x, full_mask
 
-    def forward(self, feats: Sequence[Tensor], text: Dict[str, Tensor]
-                ) -> Tuple[Union[List[Tensor], Tuple[Tensor, ...]], Dict]:
+    def forward(self, feats: Sequence[Tensor], text: TextFeatures
+                ) -> Tuple[Sequence[Tensor], TextFeatures]:
         if len(feats) != len(self.in_channels):
             raise ValueError(f'CAPM expects {len(self.in_channels)} maps, '
                              f'got {len(feats)}')
-        tokens, mask = self.modulate(feats, text['feats'], text['mask'])
-        out_text = dict(text)
-        out_text.update(
+        tokens, mask = self.modulate(feats, text.feats, text.mask)
+        out_text = text.replace(
             feats=tokens,
             mask=mask,
-            plain_feats=text['feats'],
-            plain_mask=text['mask'],
-            prompt_feats=tokens[:, -self.num_prompts:])
+            plain_feats=text.feats,
+            plain_mask=text.mask,
+            prompt_feats=tokens[:, -self.num_prompts:],
+            grounded=None)
         if self.visual_neck is None:
             return feats, out_text
-        if getattr(self.visual_neck, 'with_text', False):
-            out = self.visual_neck(feats, text)
-            if isinstance(out, tuple) and len(out) == 2 and isinstance(
-                    out[1], dict):
-                out = out[0]  # a visual neck's text refinement is not used
+        if isinstance(self.visual_neck, BaseTextNeck):
+            # the visual neck reads the plain words; a text it returns is
+            # not used (the heads read the modulated one)
+            out, _ = self.visual_neck(feats, text)
         else:
             out = self.visual_neck(feats)
         return out, out_text

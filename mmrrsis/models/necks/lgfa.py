@@ -1,29 +1,31 @@
 """CroBIM's language-guided feature aggregation (LGFA)."""
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
 from mmcv.cnn import ConvModule
-from mmengine.model import BaseModule
 from mmseg.models.utils import resize
 from mmseg.registry import MODELS
 from mmseg.utils import ConfigType
 from torch import Tensor
 
 from ..utils.masked_attention import MaskedAttention
+from ..utils.text_features import TextFeatures
+from .base_text_neck import BaseTextNeck
 
 
 @MODELS.register_module()
-class LGFA(BaseModule):
+class LGFA(BaseTextNeck):
     """Language-guided feature aggregation with attention deficit
     compensation (CroBIM, Dong et al., arXiv 2410.08613, Sec. "Language-
     Guided Feature Aggregation"; flowchart: "Language-to-Vision
     Interaction" -> "Multi-scale attention fusion" -> "Attention deficit
     compensation").
 
-    A text-aware neck (``with_text = True``), called ``neck(feats, text)``
-    with the plain word features, because the multi-scale fusion needs all
-    scales at once (a per-stage fusion block only sees its own stage).
+    A text neck (:class:`BaseTextNeck`), ``neck(feats, text)`` with the
+    plain word features, because the multi-scale fusion needs all scales at
+    once (a per-stage fusion block only sees its own stage). It reads
+    ``text.feats`` and ``text.mask`` and passes the record on unchanged.
 
     For every scale i (``V_i`` = 1x1 conv + GN of the backbone map):
 
@@ -58,7 +60,7 @@ class LGFA(BaseModule):
         in_channels (list[int]): Channels of the backbone maps, finest
             first.
         text_channels (int): Word feature width (filled in by the segmentor
-            when None in a config).
+            when a config leaves it out or sets None).
         channels (int): Output width of every scale. Defaults to 256.
         num_heads (int): Attention heads. Defaults to 8.
         deficit_compensation (bool): Null key + visual refill (step 3).
@@ -69,12 +71,10 @@ class LGFA(BaseModule):
         init_cfg (dict, optional): Initialisation config.
 
     Shapes:
-        feats: sequence of [B, Ci, Hi, Wi]; text: dict with ``feats``
-        [B, L, Ct] and ``mask`` [B, L]. Returns a tuple of
+        feats: sequence of [B, Ci, Hi, Wi]; text: ``feats`` [B, L, Ct] and
+        ``mask`` [B, L]. Returns ``(maps, text)``, maps a tuple of
         [B, channels, Hi, Wi].
     """
-
-    with_text = True
 
     def __init__(self,
                  in_channels: List[int],
@@ -87,8 +87,8 @@ class LGFA(BaseModule):
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if text_channels is None:
-            raise ValueError('LGFA needs text_channels (or text_channels='
-                             'None in a segmentor config, filled in there).')
+            raise ValueError('LGFA needs text_channels (a segmentor fills '
+                             'it in from its text encoder).')
         self.in_channels = list(in_channels)
         self.num_heads = num_heads
         self.deficit_compensation = deficit_compensation
@@ -114,12 +114,12 @@ class LGFA(BaseModule):
             ConvModule(channels, channels, 3, padding=1, norm_cfg=norm_cfg)
             for _ in range(S))
 
-    def forward(self, feats: Sequence[Tensor],
-                text: Dict[str, Tensor]) -> Tuple[Tensor, ...]:
+    def forward(self, feats: Sequence[Tensor], text: TextFeatures
+                ) -> Tuple[Tuple[Tensor, ...], TextFeatures]:
         if len(feats) != len(self.in_channels):
             raise ValueError(f'LGFA expects {len(self.in_channels)} maps, '
                              f'got {len(feats)}')
-        words, mask = text['feats'], text['mask']
+        words, mask = text.feats, text.mask
         visual, guided, deficits = [], [], []
         for i, x in enumerate(feats):
             v = self.inputs[i](x)
@@ -141,7 +141,7 @@ class LGFA(BaseModule):
             if self.deficit_compensation:
                 fused = fused + deficits[i] * self.compensate[i](v)
             outs.append(self.outputs[i](fused))
-        return tuple(outs)
+        return tuple(outs), text
 
     def _fuse_scales(self, i: int, guided: List[Tensor]) -> Tensor:
         """Multi-scale attention fusion at scale i -> [B, C, Hi, Wi]."""

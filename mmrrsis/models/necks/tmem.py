@@ -1,15 +1,16 @@
 """TMEM: FIANet's text-aware multi-scale enhancement module."""
-from typing import Dict, List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmcv.cnn import build_norm_layer
-from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 from torch import Tensor
 
 from ..utils.pixel_word_attention import ImageLanguageAttention
+from ..utils.text_features import TextFeatures
+from .base_text_neck import BaseTextNeck
 
 
 class TMEMBlock(nn.Module):
@@ -74,10 +75,11 @@ class ScaleAwareGate(nn.Module):
 
 
 @MODELS.register_module()
-class TMEM(BaseModule):
+class TMEM(BaseTextNeck):
     """Text-aware Multi-scale Enhancement Module (FIANet, Lei et al., TGRS
     2024; official code: ``lib/text_aware_multiscale_enhancement.py`` of
-    GitHub Shaosifan/FIANet), a text-aware neck. The structure follows the
+    GitHub Shaosifan/FIANet), a text neck (:class:`BaseTextNeck`; the
+    record passes on unchanged). The structure follows the
     official code (the paper's method section was not available to us).
 
     1. Every stage output is average-pooled to the coarsest grid
@@ -106,12 +108,10 @@ class TMEM(BaseModule):
             truncated-normal Linear weights (std 0.02), zero biases.
 
     Shapes:
-        feats: list of [B, Ci, Hi, Wi]; ``text`` dict with ``feats``
-        [B, L, Ct] and ``mask`` [B, L]. Returns a list of [B, Ci, Hi, Wi].
+        feats: list of [B, Ci, Hi, Wi]; ``text`` with ``feats`` [B, L, Ct]
+        and ``mask`` [B, L]. Returns ``(maps, text)``, maps a list of
+        [B, Ci, Hi, Wi].
     """
-
-    #: the segmentor calls ``neck(feats, text)``
-    with_text = True
 
     def __init__(self,
                  in_channels: Sequence[int],
@@ -145,13 +145,14 @@ class TMEM(BaseModule):
         return torch.cat([F.adaptive_avg_pool2d(f, size) for f in feats], 1)
 
     def forward(self, feats: Sequence[Tensor],
-                text: Dict[str, Tensor]) -> List[Tensor]:
+                text: TextFeatures) -> Tuple[List[Tensor], TextFeatures]:
         if len(feats) != len(self.in_channels):
             raise ValueError(f'TMEM expects {len(self.in_channels)} maps, '
                              f'got {len(feats)}')
         x = self.down_channel(self.pool(feats))
         for block in self.blocks:
-            x = block(x, text['feats'], text['mask'])
+            x = block(x, text.feats, text.mask)
         x = self.up_channel(self.norm(x))
         glob = x.split(self.in_channels, dim=1)
-        return [gate(f, g) for gate, f, g in zip(self.gates, feats, glob)]
+        return [gate(f, g)
+                for gate, f, g in zip(self.gates, feats, glob)], text

@@ -1,9 +1,11 @@
 """The referring encoder-decoder: MMSeg's EncoderDecoder plus a sentence."""
 import copy
-from typing import Dict, List, Optional, Sequence, Union
+import logging
+from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
+from mmengine.logging import print_log
 from mmengine.model import ModuleList
 from mmengine.structures import PixelData
 from mmseg.models.segmentors import EncoderDecoder
@@ -14,8 +16,12 @@ from torch import Tensor
 
 from ..backbones.stage_runner import (early_fusion_error, run_with_fusion,
                                       supports_early_fusion)
+from ..fusion.base_referring_fusion import BaseReferringFusion
+from ..necks.base_text_neck import BaseTextNeck
 from ..utils.pretrained import (check_pretrained_coverage, enforce_coverage,
                                 pretrained_init_cfg)
+from ..utils.text_channels import fill_text_channels
+from ..utils.text_features import TextFeatures
 
 FusionCfg = Union[None, dict, Sequence[Optional[dict]]]
 
@@ -23,7 +29,7 @@ FusionCfg = Union[None, dict, Sequence[Optional[dict]]]
 def _expand_fusion_cfgs(fusion: FusionCfg, text_channels: int) -> List:
     """``dict(type=..., in_channels=[c0, c1, ...])`` -> one config per stage;
     a list is taken as is (``None`` entries mean "no fusion at that stage").
-    ``text_channels`` is filled in from the text encoder when absent."""
+    ``text_channels`` is filled in by :func:`fill_text_channels`."""
     if fusion is None:
         return []
     if isinstance(fusion, dict):
@@ -42,24 +48,45 @@ def _expand_fusion_cfgs(fusion: FusionCfg, text_channels: int) -> List:
     else:
         cfgs = [copy.deepcopy(dict(c)) if c is not None else None
                 for c in fusion]
-    for cfg in cfgs:
-        if cfg is not None:
-            cfg.setdefault('text_channels', text_channels)
-    return cfgs
+    return [fill_text_channels(c, text_channels) for c in cfgs]
+
+
+def _legacy_fuse(block: nn.Module, x: Tensor, text: TextFeatures
+                 ) -> Tuple[Tensor, Tensor, TextFeatures]:
+    """A fusion block written before :class:`BaseReferringFusion`: called as
+    it was (``block(x, text)`` with ``with_text_dict = True``, else
+    ``block(x, text.feats, text.mask)``) returning ``(stream, out)``; it
+    cannot refine the text. Derive new blocks from the base class."""
+    if getattr(block, 'with_text_dict', False):
+        stream, out = block(x, text)
+    else:
+        stream, out = block(x, text.feats, text.mask)
+    return stream, out, text
 
 
 @MODELS.register_module()
 class ReferringEncoderDecoder(EncoderDecoder):
     """Referring segmentor: image backbone + text encoder + fusion + head.
 
-    Data flow::
+    Data flow (one way; the text is an immutable
+    :class:`~mmrrsis.models.utils.TextFeatures` that modules read and, when
+    they refine it, return anew)::
 
         texts (data_sample.metainfo['text']) -> text_encoder
-            -> feats [B, L, Ct], mask [B, L], pooled [B, Ct]
+            -> text: feats [B, L, Ct], mask [B, L], pooled [B, Ct], ...
         img [B, 3, H, W] -> backbone stages, each followed by its fusion
-            block when fusion_mode='early' (LAVT/FIANet/CroBIM), or the
-            fusion blocks applied to the backbone outputs ('late')
-            -> neck (optional) -> referring head -> logits [B, K, h, w]
+            block when fusion_mode='early' (LAVT/FIANet/BTDNet), or the
+            fusion blocks applied to the backbone outputs ('late'):
+            stream, out, text = block.fuse(x, text)
+            -> neck (optional): feats, text = neck(feats, text) for a
+               BaseTextNeck, feats = neck(feats) otherwise
+            -> heads: dict(img_feats=tuple of [B, Ci, Hi, Wi], text=text)
+            -> logits [B, K, h, w]
+
+    ``text_channels`` of every fusion block, neck and head (auxiliary heads
+    and CAPM's nested visual neck too) whose constructor takes it is filled
+    in with the text encoder's width unless the config sets a number
+    (:func:`~mmrrsis.models.utils.fill_text_channels`).
 
     Loss, predict and tensor modes follow MMSeg. Whole and slide inference
     carry the sentence (``encode_decode`` reads it from the image metas).
@@ -68,19 +95,25 @@ class ReferringEncoderDecoder(EncoderDecoder):
     LAVT/RMSIN evaluation protocol uses.
 
     Args:
-        backbone (dict): MMSeg or MMPretrain (``mmpretrain.ConvNeXt``)
-            backbone config.
+        backbone (dict): Backbone config. Early fusion needs a
+            language-aware backbone (``LanguageAwareSwin``,
+            ``LanguageAwareResNet``, ``LanguageAwareConvNeXt``; plain MMSeg
+            Swin / ResNet and MMPretrain ConvNeXt work too, see
+            :mod:`mmrrsis.models.backbones.stage_runner`).
         text_encoder (dict): Text encoder config (``HFTextEncoder``).
         decode_head (dict): Referring head config.
-        fusion (dict | list[dict | None], optional): Fusion blocks, one per
+        fusion (dict | list[dict | None], optional): Fusion blocks
+            (:class:`~mmrrsis.models.fusion.BaseReferringFusion`), one per
             backbone stage (the list covers every stage, so its last entry
-            is the last stage, whose stream-only parameters are frozen). A dict with a list ``in_channels`` expands to
-            one block per entry. ``text_channels`` defaults to the text
-            encoder's width. None: no fusion.
+            is the last stage, whose stream-only parameters are frozen). A
+            dict with a list ``in_channels`` expands to one block per
+            entry. None: no fusion.
         fusion_mode (str): ``'early'`` (inside the stages) or ``'late'``
             (on the backbone outputs). Defaults to ``'early'``.
-        neck (dict, optional): Neck; a neck with ``with_text = True`` is
-            called as ``neck(img_feats, text)`` and may return new features.
+        neck (dict, optional): Neck; a
+            :class:`~mmrrsis.models.necks.BaseTextNeck` is called
+            ``neck(img_feats, text)`` and returns ``(img_feats, text)``,
+            another neck ``neck(img_feats)``.
         allow_partial_pretrained (bool): Accept a backbone ``Pretrained``
             checkpoint that covers only part of the backbone (a warning
             instead of ``PretrainedCoverageError`` in ``init_weights``; see
@@ -108,15 +141,14 @@ class ReferringEncoderDecoder(EncoderDecoder):
                              f'{fusion_mode!r}')
         text_enc = MODELS.build(text_encoder)
         text_channels = int(text_enc.out_channels)
-        decode_head = self._with_text_channels(decode_head, text_channels)
-        if neck is not None:
-            neck = self._with_text_channels(neck, text_channels)
+        decode_head = fill_text_channels(decode_head, text_channels)
+        neck = fill_text_channels(neck, text_channels)
         if isinstance(auxiliary_head, (list, tuple)):
-            auxiliary_head = [self._with_text_channels(c, text_channels)
+            auxiliary_head = [fill_text_channels(c, text_channels)
                               for c in auxiliary_head]
-        elif auxiliary_head is not None:
-            auxiliary_head = self._with_text_channels(auxiliary_head,
-                                                      text_channels)
+        else:
+            auxiliary_head = fill_text_channels(auxiliary_head,
+                                                text_channels)
         super().__init__(
             backbone=backbone,
             decode_head=decode_head,
@@ -139,14 +171,22 @@ class ReferringEncoderDecoder(EncoderDecoder):
             [MODELS.build(c) if c is not None else nn.Identity()
              for c in cfgs])
         self._has_fusion = [c is not None for c in cfgs]
+        for block in self.fusions:
+            if not isinstance(block, (BaseReferringFusion, nn.Identity)):
+                print_log(
+                    f'{type(block).__name__} does not derive from '
+                    'BaseReferringFusion: it is called with the former '
+                    'protocol (deprecated) and cannot refine the text.',
+                    logger='current', level=logging.WARNING)
         if fusion_mode == 'early' and cfgs and self._has_fusion[-1]:
             # After the last stage the stream goes nowhere (LAVT returns the
-            # fusion output and drops the stream too), so parameters that
-            # only shape the stream (PWAM's gate) can never learn. Freezing
-            # them keeps their weights (checkpoint layouts unchanged) and
-            # spares DDP find_unused_parameters.
+            # fusion output and drops the stream too): freeze what only
+            # shapes it (checkpoints unchanged, no unused DDP parameters).
             last = self.fusions[len(cfgs) - 1]
-            for p in getattr(last, 'stream_only_parameters', list)():
+            stream_only = (last.stream_only_parameters() if isinstance(
+                last, BaseReferringFusion) else getattr(
+                    last, 'stream_only_parameters', list)())
+            for p in stream_only:
                 p.requires_grad = False
         if any(self._has_fusion) and fusion_mode == 'early' \
                 and not supports_early_fusion(self.backbone):
@@ -178,13 +218,6 @@ class ReferringEncoderDecoder(EncoderDecoder):
             enforce_coverage(report, self.allow_partial_pretrained)
         self.pretrained_report = report
 
-    @staticmethod
-    def _with_text_channels(cfg: ConfigType, text_channels: int):
-        cfg = copy.deepcopy(cfg)
-        if cfg.get('text_channels', 'unset') is None:
-            cfg['text_channels'] = text_channels
-        return cfg
-
     # ----------------------------------------------------------- text side
     @staticmethod
     def texts_from_metas(metas: Sequence[dict]) -> List[str]:
@@ -200,20 +233,24 @@ class ReferringEncoderDecoder(EncoderDecoder):
             texts.append(text)
         return texts
 
-    def encode_text(self, texts: Sequence[str]) -> Dict[str, Tensor]:
+    def encode_text(self, texts: Sequence[str]) -> TextFeatures:
         """Encode B expressions: ``feats`` [B, L, Ct], ``mask`` [B, L],
-        ``pooled`` [B, Ct]."""
-        return self.text_encoder(list(texts))
+        ``pooled`` [B, Ct] and the encoder's other fields."""
+        text = self.text_encoder(list(texts))
+        if not isinstance(text, TextFeatures):  # an encoder returning a dict
+            text = TextFeatures.from_dict(dict(text))
+        return text
 
     # ----------------------------------------------------------- features
-    def _fuse(self, i: int, x: Tensor, text: Dict[str, Tensor]):
+    def _fuse(self, i: int, x: Tensor, text: TextFeatures
+              ) -> Tuple[Tensor, Tensor, TextFeatures]:
+        """Fusion block ``i`` on map ``x``: ``(stream, out, text)``."""
         if i >= len(self.fusions) or not self._has_fusion[i]:
-            return x, x
-        fusion = self.fusions[i]
-        if getattr(fusion, 'with_text_dict', False):
-            # e.g. FIAM, which also reads the object / spatial token masks
-            return fusion(x, text)
-        return fusion(x, text['feats'], text['mask'])
+            return x, x, text
+        block = self.fusions[i]
+        if isinstance(block, BaseReferringFusion):
+            return block.fuse(x, text)
+        return _legacy_fuse(block, x, text)
 
     def extract_feat(self, inputs: Tensor,
                      texts: Optional[Sequence[str]] = None) -> dict:
@@ -224,9 +261,8 @@ class ReferringEncoderDecoder(EncoderDecoder):
             texts (list[str]): B expressions.
 
         Returns:
-            dict: ``img_feats`` (tuple of [B, Ci, Hi, Wi]), ``text_feats``,
-            ``text_mask``, ``text_pooled``, and ``text``: the whole text
-            dict (with any extra keys the text encoder or neck added).
+            dict: ``img_feats`` (tuple of [B, Ci, Hi, Wi]) and ``text``: the
+            :class:`TextFeatures` after the fusion blocks and the neck.
         """
         if texts is None:
             raise ValueError('ReferringEncoderDecoder needs the expressions: '
@@ -236,31 +272,28 @@ class ReferringEncoderDecoder(EncoderDecoder):
                              f'{inputs.shape[0]} images')
         text = self.encode_text(texts)
         if any(self._has_fusion) and self.fusion_mode == 'early':
-            feats = run_with_fusion(
-                self.backbone, inputs, lambda i, x: self._fuse(i, x, text))
+            state = dict(text=text)
+
+            def fuse(i: int, x: Tensor) -> Tuple[Tensor, Tensor]:
+                stream, out, state['text'] = self._fuse(i, x, state['text'])
+                return stream, out
+
+            feats = run_with_fusion(self.backbone, inputs, fuse)
+            text = state['text']
         else:
             feats = list(self.backbone(inputs))
             if any(self._has_fusion):
-                feats = [self._fuse(i, f, text)[1]
-                         for i, f in enumerate(feats)]
+                outs = []
+                for i, f in enumerate(feats):
+                    _, out, text = self._fuse(i, f, text)
+                    outs.append(out)
+                feats = outs
         if self.with_neck:
-            if getattr(self.neck, 'with_text', False):
-                out = self.neck(feats, text)
-                # a text-aware neck may also refine the language side
-                # (e.g. CroBIM's CAPM): it then returns (feats, text)
-                if isinstance(out, tuple) and len(out) == 2 and isinstance(
-                        out[1], dict):
-                    feats, text = out
-                else:
-                    feats = out
+            if isinstance(self.neck, BaseTextNeck):
+                feats, text = self.neck(feats, text)
             else:
                 feats = self.neck(feats)
-        return dict(
-            img_feats=tuple(feats),
-            text_feats=text['feats'],
-            text_mask=text['mask'],
-            text_pooled=text['pooled'],
-            text=text)
+        return dict(img_feats=tuple(feats), text=text)
 
     # ----------------------------------------------------------- modes
     def encode_decode(self, inputs: Tensor,

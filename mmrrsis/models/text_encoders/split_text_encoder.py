@@ -9,7 +9,8 @@ from torch import Tensor
 from .expression_splitter import ExpressionSplitter
 from .hf_text_encoder import HFTextEncoder
 
-#: Output keys this encoder adds to :class:`HFTextEncoder`'s.
+#: Fields of the text record this encoder sets beyond
+#: :class:`HFTextEncoder`'s.
 SPLIT_KEYS = ('object_feats', 'object_mask', 'spatial_feats', 'spatial_mask')
 
 
@@ -43,9 +44,9 @@ class SplitTextEncoder(HFTextEncoder):
         **kwargs: :class:`HFTextEncoder` arguments.
 
     Shapes:
-        forward(texts) returns :class:`HFTextEncoder`'s dict plus
+        forward(texts) returns :class:`HFTextEncoder`'s record with
         ``object_feats`` and ``spatial_feats`` [B, L, C], ``object_mask``
-        and ``spatial_mask`` [B, L] (long, 1 for the marked tokens).
+        and ``spatial_mask`` [B, L] (long, 1 for the marked tokens) set.
     """
 
     def __init__(self,

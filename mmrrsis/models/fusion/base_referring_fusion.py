@@ -1,0 +1,50 @@
+"""What a fusion block offers the referring segmentor."""
+from typing import List, Tuple
+
+import torch.nn as nn
+from mmengine.model import BaseModule
+from torch import Tensor
+
+from ..utils.text_features import TextFeatures
+
+
+class BaseReferringFusion(BaseModule):
+    """Base of the blocks that bring the sentence into a visual map, inside
+    a backbone stage (``fusion_mode='early'``, through a language-aware
+    backbone) or on a backbone output (``'late'``).
+
+    The segmentor calls :meth:`fuse` once per stage that has a block::
+
+        stream, out, text = block.fuse(x, text)
+
+    * ``x`` [B, C, H, W]: the stage's visual map;
+    * ``stream`` [B, C, H, W]: continues through the backbone (early
+      fusion; dropped after the last stage and in late fusion);
+    * ``out`` [B, C, H, W]: the stage output that goes to the neck / head;
+    * ``text``: the :class:`~mmrrsis.models.utils.TextFeatures` the next
+      block, the neck and the heads read: the one given, or a new record
+      (``text.replace(grounded=...)``) when the block refines the language.
+      Never modify the record given.
+
+    The default :meth:`fuse` reads the word features and their mask and
+    calls ``forward(x, text.feats, text.mask) -> (stream, out)`` (PWAM);
+    a block that reads more (FIAM's object / spatial texts) or refines the
+    words (BSC) overrides :meth:`fuse`.
+
+    ``text_channels``: a block's constructor that takes it gets the text
+    encoder's width from the segmentor when the config leaves it out
+    (:func:`~mmrrsis.models.utils.fill_text_channels`).
+    """
+
+    def fuse(self, x: Tensor,
+             text: TextFeatures) -> Tuple[Tensor, Tensor, TextFeatures]:
+        """Fuse one stage: ``(stream, out, text)``; see the class doc."""
+        stream, out = self(x, text.feats, text.mask)
+        return stream, out, text
+
+    def stream_only_parameters(self) -> List[nn.Parameter]:
+        """Parameters that only shape ``stream``. After a backbone's last
+        stage the stream goes nowhere, so the segmentor freezes them there
+        (``requires_grad=False``: checkpoints keep them, DDP needs no
+        ``find_unused_parameters``). Defaults to none."""
+        return []
