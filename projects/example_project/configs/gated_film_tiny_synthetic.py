@@ -17,14 +17,14 @@ custom_imports = dict(
 channels = [32, 64, 128, 256]  # the base's half-width ResNet-18
 norm_cfg = dict(type='BN', requires_grad=True)
 model = dict(
-    # one block after every stage; text_channels comes from the text encoder
+    # one block after every stage; the segmentor fills text_channels (of
+    # the blocks and the head) with the text encoder's width
     fusion=dict(_delete_=True, type='GatedFiLMFusion', in_channels=channels),
     decode_head=dict(
         _delete_=True,
         type='FiLMHead',
         in_channels=channels,
         channels=64,
-        text_channels=None,  # filled from the text encoder by the segmentor
         num_classes=2,
         dropout_ratio=0.0,
         norm_cfg=norm_cfg,

@@ -25,15 +25,17 @@ class FiLMHead(BaseReferringHead):
     Args:
         in_channels (list[int]): Channels of the input maps, finest first.
         channels (int): Head width.
-        text_channels (int): Width of the pooled sentence vector; ``None``
-            in a config: the segmentor fills it from the text encoder.
+        text_channels (int): Width of the pooled sentence vector (the
+            segmentor fills it from the text encoder when the config leaves
+            it out).
         **kwargs: ``BaseDecodeHead`` arguments (``num_classes``,
             ``norm_cfg``, ``loss_decode``, ...). ``in_index`` defaults to
             every map.
 
     Shapes:
         inputs['img_feats'][i]: [B, Ci, Hi, Wi] (finest first);
-        inputs['text']['pooled']: [B, Ct]. Returns logits
+        inputs['text'].pooled: [B, Ct] (a
+        :class:`~mmrrsis.models.utils.TextFeatures`). Returns logits
         [B, num_classes, H0, W0] at the finest map's size.
     """
 
@@ -51,8 +53,8 @@ class FiLMHead(BaseReferringHead):
 
     def forward(self, inputs: dict) -> Tensor:
         """Logits from ``inputs = dict(img_feats=..., text=...)``."""
-        feats, _ = self.split_inputs(inputs)
+        feats, text = self.split_inputs(inputs)
         x = self.squeeze(feats)  # resize_concat: one [B, sum(Ci), H0, W0]
-        gamma, beta = self.film(inputs['text']['pooled']).chunk(2, dim=1)
+        gamma, beta = self.film(text.pooled).chunk(2, dim=1)
         x = (1 + gamma[..., None, None]) * x + beta[..., None, None]
         return self.cls_seg(self.refine(x))

@@ -4,8 +4,9 @@ from mmengine.registry import init_default_scope
 from mmseg.registry import MODELS
 
 import projects.example_project.gated_film  # noqa: F401  (registers)
+from mmrrsis.models.utils import TextFeatures
 
-B, CT = 2, 6
+B, CT, L = 2, 6, 3
 IN_CHANNELS = [4, 8, 16]
 
 
@@ -14,7 +15,10 @@ def _inputs(pooled):
     feats = tuple(
         torch.randn(B, c, 16 // 2**i, 16 // 2**i)
         for i, c in enumerate(IN_CHANNELS))
-    return dict(img_feats=feats, text=dict(pooled=pooled))
+    text = TextFeatures(feats=torch.randn(B, L, CT),
+                        mask=torch.ones(B, L, dtype=torch.long),
+                        pooled=pooled)
+    return dict(img_feats=feats, text=text)
 
 
 def _head():

@@ -46,3 +46,5 @@ def test_train_a_few_iterations(tmp_path):
     assert 'decode_head.film.weight' in keys
     assert not any('f_query' in k or 'fuse_blocks' in k for k in keys)
     assert 'oIoU' in out  # the validation ran
+    # the block follows the current fusion protocol (no deprecation path)
+    assert 'does not derive from BaseReferringFusion' not in out
