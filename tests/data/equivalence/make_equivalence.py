@@ -10,7 +10,8 @@ Each file holds, for one tiny model of
 ``tests/test_models/equivalence_utils.py``: the perturbed state dict (word
 embedding sparse), the tensor-mode logits, the losses, per-parameter
 gradient sums, the text encoder's outputs and the commit it was made from.
-``tests/test_models/test_equivalence.py`` compares the current code with it.
+``tests/test_models/test_segmentors/test_equivalence.py`` compares the
+current code with it.
 """
 import os.path as osp
 import subprocess

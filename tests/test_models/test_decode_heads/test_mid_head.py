@@ -8,7 +8,8 @@ from crobim_test_utils import (CHANNELS, CT, SIZES, B, mid_cfg, pyramid,
                                scramble_padding, words)
 from mmengine.config import ConfigDict
 from mmseg.registry import MODELS
-from model_test_utils import SWIN_CHANNELS, make_samples, tiny_segmentor_cfg
+from model_test_utils import (REPO_ROOT, SWIN_CHANNELS, make_samples,
+                              tiny_segmentor_cfg)
 
 from mmrrsis.models.decode_heads import MIDHead
 from mmrrsis.models.utils import MaskedAttention, TextFeatures
@@ -205,9 +206,8 @@ def test_mid_on_fianet_features():
     from mmengine.registry import init_default_scope
     init_default_scope('mmseg')
     import os.path as osp
-    root = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-    cfg = Config.fromfile(
-        osp.join(root, 'configs', 'fianet', 'fianet_tiny_synthetic.py')).model
+    cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs', 'fianet',
+                                   'fianet_tiny_synthetic.py')).model
     cfg.decode_head = mid_cfg(in_channels=[32, 64, 128, 256],
                               text_channels=None)
     torch.manual_seed(0)

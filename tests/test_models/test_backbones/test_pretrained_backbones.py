@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from mmengine.config import Config, ConfigDict
 from mmseg.registry import MODELS
-from model_test_utils import tiny_head_cfg, tiny_segmentor_cfg
+from model_test_utils import REPO_ROOT, tiny_head_cfg, tiny_segmentor_cfg
 
 from mmrrsis.models.backbones import PretrainedSwinTransformer
 from mmrrsis.models.backbones.stage_runner import (run_with_fusion,
@@ -31,7 +31,7 @@ from mmrrsis.models.utils.pretrained import (PretrainedCoverageError,
                                              coverage_report,
                                              pretrained_coverage)
 
-CONFIG_DIR = Path(__file__).resolve().parents[2] / 'configs'
+CONFIG_DIR = Path(REPO_ROOT) / 'configs'
 CHANNELS = [16, 32, 64, 128]
 OUT_NORMS = re.compile(r'^norm\d\.')
 

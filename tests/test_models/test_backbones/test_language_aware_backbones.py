@@ -7,8 +7,8 @@ from mmseg.registry import MODELS
 from mmrrsis.models.backbones import (BaseLanguageAwareBackbone,
                                       LanguageAwareConvNeXt,
                                       LanguageAwareResNet, LanguageAwareSwin,
-                                      PretrainedSwinTransformer,
-                                      fusion_runner, run_with_fusion)
+                                      PretrainedSwinTransformer, fusion_runner,
+                                      run_with_fusion)
 
 SWIN = dict(pretrain_img_size=64, embed_dims=8, patch_size=4, window_size=4,
             mlp_ratio=2, depths=[1, 1, 1, 1], num_heads=[1, 2, 2, 4],

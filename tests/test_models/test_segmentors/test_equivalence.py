@@ -9,13 +9,12 @@ records the commit it was made from). Models: ``equivalence_utils.py``.
 """
 import os.path as osp
 
+import equivalence_utils as eq
 import pytest
 import torch
+from model_test_utils import REPO_ROOT
 
-import equivalence_utils as eq
-
-DATA = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'data',
-                'equivalence')
+DATA = osp.join(REPO_ROOT, 'tests', 'data', 'equivalence')
 
 
 def _load(name):

@@ -5,8 +5,8 @@ import copy
 import pytest
 import torch
 import torch.nn.functional as F
-from crobim_test_utils import (CHANNELS, CT, WIDTH, B, L, lgfa_cfg,
-                               mid_cfg, pyramid, scramble_padding, words)
+from crobim_test_utils import (CHANNELS, CT, WIDTH, B, L, lgfa_cfg, mid_cfg,
+                               pyramid, scramble_padding, words)
 from mmseg.registry import MODELS
 from model_test_utils import SWIN_CHANNELS, make_samples, tiny_segmentor_cfg
 

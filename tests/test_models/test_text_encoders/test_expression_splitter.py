@@ -13,6 +13,7 @@ import random
 
 import pytest
 import torch
+from model_test_utils import MINILM, REPO_ROOT
 from transformers import AutoTokenizer
 
 from mmrrsis.models.text_encoders import ExpressionSplitter, resolve_model_path
@@ -20,9 +21,8 @@ from mmrrsis.models.text_encoders.expression_grammar import (FIANET_GRAMMAR,
                                                              RuleGrammar,
                                                              chunk_fianet,
                                                              tokenize_words)
-from model_test_utils import MINILM
 
-DATA = osp.join(osp.dirname(osp.dirname(__file__)), 'data', 'splitter')
+DATA = osp.join(REPO_ROOT, 'tests', 'data', 'splitter')
 REFERENCE = osp.join(DATA, 'official_reference.jsonl')
 SYN = ['building', 'storage tank', 'vehicle', 'airplane', 'pool']
 

@@ -2,8 +2,8 @@
 import pytest
 import torch
 import torch.nn as nn
-from model_test_utils import SWIN_CHANNELS, tiny_swin_cfg
 from mmseg.registry import MODELS
+from model_test_utils import SWIN_CHANNELS, tiny_swin_cfg
 
 from mmrrsis.models.backbones.stage_runner import (run_with_fusion,
                                                    supports_early_fusion)

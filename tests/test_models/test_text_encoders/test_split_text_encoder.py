@@ -2,7 +2,6 @@
 import pytest
 import torch
 from mmseg.registry import MODELS
-
 from model_test_utils import MINILM
 
 from mmrrsis.models.text_encoders.split_text_encoder import SPLIT_KEYS

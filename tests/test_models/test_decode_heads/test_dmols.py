@@ -5,9 +5,9 @@ import copy
 import pytest
 import torch
 from mmengine.config import ConfigDict
+from mmseg.registry import MODELS
 from model_test_utils import (MINILM, SWIN_CHANNELS, make_samples,
                               tiny_segmentor_cfg)
-from mmseg.registry import MODELS
 
 from mmrrsis.models.decode_heads.dmols_head import EntityWordTagger
 from mmrrsis.models.utils import TextFeatures

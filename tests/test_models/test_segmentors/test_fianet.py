@@ -3,7 +3,6 @@ inside ReferringEncoderDecoder: training step and prediction."""
 import torch
 from mmengine.config import ConfigDict
 from mmseg.registry import MODELS
-
 from model_test_utils import (MINILM, SWIN_CHANNELS, make_samples,
                               tiny_segmentor_cfg)
 
