@@ -1,5 +1,5 @@
-from .inference import (build_inference_pipeline, inference_model,
-                        init_model, load_checkpoint_strict)
+from .inference import (build_inference_pipeline, inference_model, init_model,
+                        load_checkpoint_strict)
 from .refseg_inferencer import RefSegInferencer
 from .runtime import finish_launch, load_config, prepare_launch
 
