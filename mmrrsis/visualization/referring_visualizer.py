@@ -245,6 +245,9 @@ def _wrap_lines(text: str, width: int, renderer: _TextRenderer) -> List[str]:
                 cut = len(word) - 1
                 while cut > 1 and not fits(word[:cut]):
                     cut -= 1
+                # at least one character per line: a banner narrower than
+                # one character (a thin image) used to loop for ever
+                cut = max(1, cut)
                 lines.append(word[:cut])
                 word = word[cut:]
             current = word

@@ -106,3 +106,23 @@ def test_contact_sheet_aligns_panels():
     assert max(heights) - min(heights) > 0
     with pytest.raises(ValueError, match='at least one'):
         contact_sheet([], panel_height=H)
+
+
+@pytest.mark.parametrize('shape', [(8, 8), (1, 40), (40, 1), (3, 2)])
+def test_narrow_images_draw(shape):
+    """A banner narrower than one character used to wrap for ever."""
+    import signal
+
+    def hang(*_):
+        raise TimeoutError('draw_referring_overlay did not return')
+
+    old = signal.signal(signal.SIGALRM, hang)
+    signal.alarm(20)
+    try:
+        img = np.zeros(shape + (3, ), np.uint8)
+        mask = np.ones(shape, np.uint8)
+        out = draw_referring_overlay(img, 'the red vehicle', pred_mask=mask)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+    assert out.shape[1] == shape[1] and out.shape[0] > shape[0]
