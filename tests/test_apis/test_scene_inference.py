@@ -19,117 +19,15 @@ import pytest
 import torch
 
 rasterio = pytest.importorskip('rasterio')
-from mmengine.config import Config  # noqa: E402
-from mmengine.registry import init_default_scope  # noqa: E402
-from mmengine.structures import PixelData  # noqa: E402
-from mmseg.structures import SegDataSample  # noqa: E402
-from rasterio.crs import CRS  # noqa: E402
 from rasterio.features import rasterize  # noqa: E402
-from rasterio.transform import from_origin  # noqa: E402
 
 from mmrrsis.apis import (SceneReader, inference_scene,  # noqa: E402
                           object_phrase)
 from mmrrsis.datasets.transforms import read_rs_image  # noqa: E402
+from scene_test_utils import (RedObjectModel, utm_georef,  # noqa: E402
+                              write_scene)
 
-GRASS = (60, 110, 70)  # RGB
-RED = (205, 45, 40)
-TRANSFORM = from_origin(500000.0, 4200000.0, 0.5, 0.5)
-CRS_UTM = CRS.from_epsg(32633)
-
-
-# ------------------------------------------------------------ stand-ins
-class RedObjectModel(torch.nn.Module):
-    """Segments red pixels; "bottom left" in the sentence keeps only the
-    red component whose centre lies in the bottom-left ninth of the input
-    (what a referring model does with the whole scene in view)."""
-
-    def __init__(self, scale: int = 64) -> None:
-        super().__init__()
-        init_default_scope('mmseg')
-        self.cfg = Config(dict(test_dataloader=dict(dataset=dict(pipeline=[
-            dict(type='LoadRSImageFromFile'),
-            dict(type='Resize', scale=(scale, scale), keep_ratio=False),
-            dict(type='CleanExpression'),
-            dict(type='PackReferringInputs'),
-        ]))))
-        self.texts = []
-        self.input_sizes = []
-
-    def test_step(self, batch):
-        out = []
-        for inp, ds in zip(batch['inputs'], batch['data_samples']):
-            text = ds.metainfo['text']
-            self.texts.append(text)
-            bgr = inp.numpy().transpose(1, 2, 0).astype(np.float32)
-            self.input_sizes.append(bgr.shape[:2])
-            red = ((bgr[..., 2] > 130) & (bgr[..., 1] < 90)).astype(np.uint8)
-            if 'bottom left' in text:
-                h, w = red.shape
-                n, lab, _, cents = cv2.connectedComponentsWithStats(red)
-                keep = np.zeros(n, bool)
-                for i in range(1, n):
-                    cx, cy = cents[i]
-                    keep[i] = cx < w / 3 and cy > 2 * h / 3
-                red = keep[lab].astype(np.uint8)
-            oh, ow = ds.metainfo['ori_shape']
-            logit = cv2.resize(red.astype(np.float32) * 8 - 4, (ow, oh),
-                               interpolation=cv2.INTER_LINEAR)
-            logit = torch.from_numpy(logit)
-            res = SegDataSample(metainfo=ds.metainfo)
-            res.seg_logits = PixelData(data=torch.stack([-logit, logit]))
-            res.pred_sem_seg = PixelData(data=(logit > 0)[None].long())
-            out.append(res)
-        return out
-
-
-def _vehicles(h, w):
-    """Red 'vehicles' (rectangles) in four places; the bottom-left one is
-    the target. Returns (boxes, target mask)."""
-    boxes = [  # y0, x0, bh, bw
-        (int(h * 0.80), int(w * 0.10), 70, 110),   # bottom left: target
-        (int(h * 0.12), int(w * 0.75), 70, 110),   # top right
-        (int(h * 0.45), int(w * 0.45), 70, 110),   # centre
-        (int(h * 0.80), int(w * 0.78), 70, 110),   # bottom right
-    ]
-    target = np.zeros((h, w), np.uint8)
-    y, x, bh, bw = boxes[0]
-    target[y:y + bh, x:x + bw] = 1
-    return boxes, target
-
-
-def _write_scene(path, h=1500, w=2000, bands=4, dtype='uint16',
-                 crs=CRS_UTM, transform=TRANSFORM, driver='GTiff'):
-    """A scene with red vehicles on grass; uint16 values are uint8 * 16
-    plus 100 (so the scene's scaling matters), band 4 a NIR-like ramp."""
-    boxes, target = _vehicles(h, w)
-    rgb = np.empty((h, w, 3), np.uint8)
-    rgb[:] = GRASS
-    for y, x, bh, bw in boxes:
-        rgb[y:y + bh, x:x + bw] = RED
-    rng = np.random.default_rng(0)
-    rgb = np.clip(rgb.astype(int) + rng.integers(-6, 7, rgb.shape), 0,
-                  255).astype(np.uint8)
-    if dtype == 'uint16':
-        data = rgb.astype(np.uint16) * 16 + 100
-    else:
-        data = rgb
-    data = np.moveaxis(data, -1, 0)
-    if bands > 3:
-        extra = np.broadcast_to(
-            np.linspace(0, 1, w, dtype=np.float32)[None, None] *
-            data.max(), (bands - 3, h, w)).astype(data.dtype)
-        data = np.concatenate([data, extra], axis=0)
-    profile = dict(driver=driver, height=h, width=w, count=bands,
-                   dtype=dtype)
-    if driver == 'GTiff':
-        profile.update(tiled=True, blockxsize=256, blockysize=256)
-    if crs is not None:
-        profile.update(crs=crs, transform=transform)
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore')
-        with rasterio.open(path, 'w', **profile) as dst:
-            dst.write(data)
-    return target
+CRS_UTM, TRANSFORM = utm_georef()
 
 
 def _read_mask(path):
@@ -145,7 +43,7 @@ def _iou(a, b):
 @pytest.fixture(scope='module')
 def scene_tif(tmp_path_factory):
     path = tmp_path_factory.mktemp('scene') / 'scene.tif'
-    target = _write_scene(str(path))
+    target = write_scene(str(path))
     return str(path), target
 
 
@@ -273,7 +171,7 @@ def test_reader_policy_matches_dataset_policy(tmp_path):
     from mmrrsis.datasets.transforms.load_rs_image_from_file import \
         rescale_to_uint8
     path = str(tmp_path / 'small.tif')
-    _write_scene(path, h=300, w=400)
+    write_scene(path, h=300, w=400)
     bands = tifffile.imread(path)  # (H, W, 4) uint16
     assert bands.shape == (300, 400, 4) and bands.dtype == np.uint16
     expected = rescale_to_uint8(to_bgr3(bands, bgr_order=False))
@@ -290,7 +188,7 @@ def test_reader_policy_matches_dataset_policy(tmp_path):
         assert np.abs(win.astype(int) - expected).max() <= 16
     # a plain 3-band PNG: the dataset reader's own image
     png = str(tmp_path / 'small.png')
-    _write_scene(png, h=300, w=400, bands=3, dtype='uint8', crs=None,
+    write_scene(png, h=300, w=400, bands=3, dtype='uint8', crs=None,
                  driver='PNG')
     with SceneReader(png) as reader:
         np.testing.assert_array_equal(reader.overview_bgr(),
@@ -299,7 +197,7 @@ def test_reader_policy_matches_dataset_policy(tmp_path):
 
 def test_plain_png_pixel_coordinates(tmp_path):
     path = str(tmp_path / 'photo.png')
-    target = _write_scene(path, h=600, w=800, bands=3, dtype='uint8',
+    target = write_scene(path, h=600, w=800, bands=3, dtype='uint8',
                           crs=None, driver='PNG')
     res = inference_scene(RedObjectModel(), path,
                           'the red vehicle at the bottom left',
@@ -383,7 +281,7 @@ def test_real_model_whole_matches_inference_model(tiny_model, tmp_path):
     is inference_model's mask."""
     from mmrrsis.apis import inference_model
     path = str(tmp_path / 'chip.tif')
-    _write_scene(path, h=90, w=120, bands=3, dtype='uint8')
+    write_scene(path, h=90, w=120, bands=3, dtype='uint8')
     res = inference_scene(tiny_model, path, 'the red vehicle', tmp_path,
                           mode='whole', progress=False)
     mask, *_ = _read_mask(res.mask_path)
