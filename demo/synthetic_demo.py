@@ -45,7 +45,6 @@ os.environ.setdefault('HF_HUB_OFFLINE', '1')
 import mmrrsis  # noqa: E402,F401
 
 # isort: split
-import numpy as np  # noqa: E402
 from mmengine.config import Config  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
@@ -230,22 +229,11 @@ def same_image_sheet(model, data_root):
             for sid, text in scene]
 
 
-def contact_sheet(tiles, cols=4, scale=2):
-    import cv2
-    h = max(t.shape[0] for t in tiles)
-    w = max(t.shape[1] for t in tiles)
-    padded = []
-    for t in tiles:
-        canvas = np.full((h, w, 3), 255, np.uint8)
-        canvas[:t.shape[0], :t.shape[1]] = t
-        padded.append(canvas)
-    while len(padded) % cols:
-        padded.append(np.full((h, w, 3), 255, np.uint8))
-    rows = [np.concatenate(padded[i:i + cols], 1)
-            for i in range(0, len(padded), cols)]
-    sheet = np.concatenate(rows, 0)
-    return cv2.resize(sheet, None, fx=scale, fy=scale,
-                      interpolation=cv2.INTER_NEAREST)
+def contact_sheet(tiles, panel_height, cols=4, scale=2):
+    """Drawings in a grid with their panels on one line whatever the
+    length of each caption (mmrrsis.visualization.contact_sheet)."""
+    from mmrrsis.visualization import contact_sheet as grid
+    return grid(tiles, panel_height=panel_height, cols=cols, scale=scale)
 
 
 def main():
@@ -278,11 +266,12 @@ def main():
                           osp.join(args.work_dir, 'overlays'),
                           args.num_overlays)
     summary_png = osp.join(args.work_dir, 'demo_summary.png')
-    cv2.imwrite(summary_png, contact_sheet(tiles)[..., ::-1])
+    cv2.imwrite(summary_png,
+                contact_sheet(tiles, args.img_size)[..., ::-1])
     same_png = osp.join(args.work_dir, 'demo_same_image.png')
     cv2.imwrite(same_png,
                 contact_sheet(same_image_sheet(model, data_root),
-                              cols=3)[..., ::-1])
+                              args.img_size, cols=3)[..., ::-1])
 
     o, s = metrics['oIoU'], shuffled['oIoU']
     report = dict(

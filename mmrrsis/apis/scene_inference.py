@@ -80,8 +80,8 @@ import torch
 from mmengine.dataset import Compose
 
 from mmrrsis.datasets.transforms import to_bgr3
-from .inference import _LOADERS, build_inference_pipeline, check_text, \
-    read_info
+from .inference import (_LOADERS, build_inference_pipeline, check_text,
+                        read_info)
 
 MODES = ('global_refine', 'whole', 'sliding')
 #: Suffixes of the files written for one scene.

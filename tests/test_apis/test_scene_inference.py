@@ -20,12 +20,12 @@ import torch
 
 rasterio = pytest.importorskip('rasterio')
 from rasterio.features import rasterize  # noqa: E402
+from scene_test_utils import (RedObjectModel, utm_georef,  # noqa: E402
+                              write_scene)
 
 from mmrrsis.apis import (SceneReader, inference_scene,  # noqa: E402
                           object_phrase)
 from mmrrsis.datasets.transforms import read_rs_image  # noqa: E402
-from scene_test_utils import (RedObjectModel, utm_georef,  # noqa: E402
-                              write_scene)
 
 CRS_UTM, TRANSFORM = utm_georef()
 
@@ -189,7 +189,7 @@ def test_reader_policy_matches_dataset_policy(tmp_path):
     # a plain 3-band PNG: the dataset reader's own image
     png = str(tmp_path / 'small.png')
     write_scene(png, h=300, w=400, bands=3, dtype='uint8', crs=None,
-                 driver='PNG')
+                driver='PNG')
     with SceneReader(png) as reader:
         np.testing.assert_array_equal(reader.overview_bgr(),
                                       read_rs_image(png))
@@ -198,7 +198,7 @@ def test_reader_policy_matches_dataset_policy(tmp_path):
 def test_plain_png_pixel_coordinates(tmp_path):
     path = str(tmp_path / 'photo.png')
     target = write_scene(path, h=600, w=800, bands=3, dtype='uint8',
-                          crs=None, driver='PNG')
+                         crs=None, driver='PNG')
     res = inference_scene(RedObjectModel(), path,
                           'the red vehicle at the bottom left',
                           tmp_path / 'out', window=256, global_size=256,
