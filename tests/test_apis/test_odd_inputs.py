@@ -54,10 +54,14 @@ def test_long_sentence_reports_what_the_model_read(model, images):
     assert meta['text_truncated'] is True
     assert meta['text_num_tokens'] > 100
     read = meta['text_read']
-    # a prefix of the sentence, cut at a word boundary, 18 word tokens
+    # a prefix of the sentence, cut at a word boundary: max_length - 2
+    # word tokens ([CLS] + [SEP] kept) or max_length - 1 (the paper
+    # configs' official truncation: [SEP] cut)
+    enc = model.text_encoder
     assert LONG.startswith(read) and 10 < len(read) < len(LONG) // 10
     assert LONG[len(read)] == ' '
-    assert meta['text_num_words'] == model.text_encoder.max_length - 2
+    words = enc.max_length - (2 if enc.keep_sep_on_truncation else 1)
+    assert meta['text_num_words'] == words
 
     short = inference_model(model, images[0], 'the red building')
     assert short.metainfo['text_read'] == 'the red building'
