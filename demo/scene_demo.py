@@ -52,6 +52,10 @@ def parse_args(argv=None):
     parser.add_argument('--overview-size', type=int, default=1024,
                         help='longest side of the overview read for the '
                         'global pass and the picture')
+    parser.add_argument('--all-components', action='store_true',
+                        help='global_refine: refine every place the global '
+                        'pass found, not only the most confident one (for '
+                        'sentences naming several objects)')
     parser.add_argument('--batch-size', type=int, default=8)
     parser.add_argument('--overwrite', action='store_true',
                         help='write into an output folder that is not '
@@ -99,6 +103,7 @@ def main(argv=None):
             name=args.name, window=args.window, overlap=args.overlap,
             global_size=args.global_size, overview_size=args.overview_size,
             batch_size=args.batch_size, overwrite=args.overwrite,
+            select_ratio=None if args.all_components else 1.0,
             progress=not args.no_progress)
     except (OSError, ValueError) as err:
         raise SystemExit(f'scene_demo: {err}') from None

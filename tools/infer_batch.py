@@ -344,6 +344,9 @@ def parse_args(argv=None):
     parser.add_argument('--mode', default='global_refine', choices=MODES)
     parser.add_argument('--window', type=int, default=None)
     parser.add_argument('--overlap', type=int, default=None)
+    parser.add_argument('--all-components', action='store_true',
+                        help='global_refine: refine every place the global '
+                        'pass found, not only the most confident one')
     parser.add_argument('--overwrite', action='store_true',
                         help='redo every row, replacing earlier outputs')
     parser.add_argument('--device', default='cpu')
@@ -369,7 +372,9 @@ def main(argv=None) -> int:
         rows, records = run_batch(
             None, args.manifest, args.out_dir, mode=args.mode,
             overwrite=args.overwrite, progress=not args.no_progress,
-            scene_kwargs=dict(window=args.window, overlap=args.overlap),
+            scene_kwargs=dict(
+                window=args.window, overlap=args.overlap,
+                select_ratio=None if args.all_components else 1.0),
             build_model=build)
     except (ManifestError, FileExistsError) as err:
         print(f'infer_batch: {err}', file=sys.stderr)

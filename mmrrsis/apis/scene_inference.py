@@ -23,7 +23,10 @@ change meaning in every window. :func:`inference_scene` offers three modes:
        least ``keep_overlap`` of their area lies on the global mask
        (upsampled): the global pass decides *which* object, the windows
        decide *which pixels*. Where no refined component qualifies, the
-       upsampled global mask is kept.
+       upsampled global mask is kept. When the global pass hesitates
+       between several places, only its most confident component (highest
+       mean probability, ``select_ratio``) is refined: a referring
+       expression names one object.
 ``'whole'``
     The global pass only (the scene resized to the network input, what
     :func:`~mmrrsis.apis.inference_model` does with a whole image),
@@ -774,6 +777,26 @@ def _located_regions(global_mask: np.ndarray, full_shape: Tuple[int, int],
     return _merge_rects(rects)
 
 
+def _select_located(prob: np.ndarray, thr: float,
+                    ratio: Optional[float]) -> np.ndarray:
+    """Keep the global pass's components whose mean probability is at
+    least ``ratio`` times the best one's (zero the others); all when
+    ``ratio`` is None. A referring expression names one object: where the
+    global pass hesitates between several, the most confident wins, with
+    the ones nearly as confident (e.g. one object split in two)."""
+    if ratio is None:
+        return prob
+    n, labels = cv2.connectedComponents((prob > thr).astype(np.uint8),
+                                        connectivity=8)
+    if n <= 2:
+        return prob
+    sums = np.bincount(labels.ravel(), weights=prob.ravel(), minlength=n)
+    counts = np.bincount(labels.ravel(), minlength=n)
+    means = sums[1:] / np.maximum(counts[1:], 1)
+    keep = np.concatenate([[True], means >= ratio * means.max()])
+    return np.where(keep[labels], prob, 0).astype(np.float32)
+
+
 def _select_components(refined: np.ndarray, prior: np.ndarray,
                        keep_overlap: float) -> np.ndarray:
     """Refined components with at least ``keep_overlap`` of their area on
@@ -810,6 +833,7 @@ def inference_scene(model: torch.nn.Module,
                     block_size: Optional[int] = None,
                     batch_size: int = 8,
                     keep_overlap: float = 0.2,
+                    select_ratio: Optional[float] = 1.0,
                     window_text: str = 'object',
                     overwrite: bool = False,
                     progress: bool = True) -> SceneResult:
@@ -843,6 +867,13 @@ def inference_scene(model: torch.nn.Module,
         batch_size (int): Windows per forward pass.
         keep_overlap (float): Share of a refined component that must lie on
             the global mask for it to be kept (``'global_refine'``).
+        select_ratio (float, optional): ``'global_refine'``: refine only
+            the global components whose mean probability is at least this
+            share of the most confident one's. The default 1.0 keeps the
+            most confident one (a referring expression names one object;
+            on the large-scene benchmark it lifts oIoU from 21.8 to 33.6
+            at 4x the training size, see the README);
+            None refines them all (sentences naming several objects).
         window_text (str): What windows are told: ``'object'``
             (:func:`object_phrase`, default for ``'global_refine'``) or
             ``'full'`` (the sentence; always so in ``'sliding'``).
@@ -918,6 +949,7 @@ def inference_scene(model: torch.nn.Module,
                 writer.write(block, p > runner.threshold, p)
         else:  # global_refine
             thr = runner.threshold
+            global_prob = _select_located(global_prob, thr, select_ratio)
             regions = _located_regions(global_prob > thr, (H, W),
                                        margin=overlap)
             plans = [runner.blocks(r) for r in regions]

@@ -94,9 +94,11 @@ def test_global_refine_keeps_whole_scene_words(scene_tif, tmp_path):
 
 def test_outputs_georeferenced_and_polygons_on_mask(scene_tif, tmp_path):
     path, _ = scene_tif
+    # every vehicle with select_ratio=None (the four tie here anyway)
     res = inference_scene(RedObjectModel(), path, 'the red vehicle',
                           tmp_path, mode='global_refine', window=256,
-                          global_size=256, progress=False, name='cars')
+                          global_size=256, progress=False, name='cars',
+                          select_ratio=None)
     assert res.mask_path == str(tmp_path / 'cars_mask.tif')
     mask, crs, transform, _ = _read_mask(res.mask_path)
     assert crs == CRS_UTM and transform == TRANSFORM
@@ -126,6 +128,19 @@ def test_outputs_georeferenced_and_polygons_on_mask(scene_tif, tmp_path):
     assert not [n for n in os.listdir(tmp_path) if n.startswith('.tmp-')]
 
 
+def test_global_pass_keeps_its_most_confident_place():
+    from mmrrsis.apis.scene_inference import _select_located
+    prob = np.zeros((40, 60), np.float32)
+    prob[5:15, 5:15] = 0.9    # the most confident place
+    prob[20:30, 30:50] = 0.7  # a doubt elsewhere
+    prob[32:36, 5:9] = 0.88   # nearly as confident
+    best = _select_located(prob, 0.5, 1.0)
+    assert (best > 0.5).sum() == 100 and best[10, 10] == pytest.approx(0.9)
+    near = _select_located(prob, 0.5, 0.95)
+    assert (near > 0.5).sum() == 116
+    np.testing.assert_array_equal(_select_located(prob, 0.5, None), prob)
+
+
 def test_window_reader_never_holds_the_scene(scene_tif, tmp_path):
     """Reads are bounded by block + 2 windows; numpy's peak allocation
     during a whole run (overview, global pass, refinement, GeoTIFF,
@@ -151,7 +166,8 @@ def test_window_reader_never_holds_the_scene(scene_tif, tmp_path):
         res = inference_scene(RedObjectModel(), path, 'the red vehicle',
                               tmp_path / 'refine', window=128, overlap=32,
                               block_size=256, overview_size=512,
-                              global_size=256, progress=False)
+                              global_size=256, progress=False,
+                              select_ratio=None)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
