@@ -187,13 +187,13 @@ def test_manifest_errors(tmp_path):
 def _wait_for_records(path, n, proc, timeout=240):
     start = time.time()
     while time.time() - start < timeout:
-        if proc.poll() is not None:
-            return False
         if osp.isfile(path):
             with open(path) as f:
                 if sum(1 for ln in f if ln.endswith('\n')) >= n:
                     return True
-        time.sleep(0.2)
+        if proc.poll() is not None:
+            return False
+        time.sleep(0.05)
     return False
 
 
@@ -203,10 +203,11 @@ def test_cli_killed_then_resumed(tmp_path, tiny_checkpoint):
     folder = tmp_path / 'in'
     tif, png, junk = _inputs(folder)
     rows = [dict(image=tif, sentence='the red vehicle')]
-    for i in range(5):
+    for i in range(30):  # long enough that the kill lands mid-job
         name = f'chip{i}.png'
         img = np.full((64, 80, 3), 90, np.uint8)
-        img[10 + 5 * i:30 + 5 * i, 20:50] = (40, 45, 205)  # BGR red
+        top = 10 + 5 * (i % 5)
+        img[top:top + 20, 20:50] = (40, 45, 205)  # BGR red
         cv2.imwrite(str(folder / name), img)
         rows.append(dict(image=name, sentence='the red vehicle on the left'))
     rows.append(dict(image='broken.tif', sentence='the red vehicle'))
