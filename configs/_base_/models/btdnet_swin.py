@@ -32,12 +32,7 @@ model = dict(
         align_corners=True,
         # joint output: RMSIN's loss (0.9 weighted CE + 0.1 summed
         # two-class Dice, as configs/_base_/models/lavt_swin.py)
-        loss_decode=[
-            dict(type='WeightedCrossEntropyLoss', class_weight=[0.9, 1.1],
-                 loss_weight=0.9),
-            dict(type='ForegroundDiceLoss', loss_weight=0.1,
-                 include_background=True, reduction='sum', eps=1e-6),
-        ],
+        loss_decode={{_base_.rmsin_loss}},
         # each stream's 1-channel logit (target vs. mask, background vs.
         # complement): sigmoid BCE + Dice at half the joint weights
         loss_stream=[

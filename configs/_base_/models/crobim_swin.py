@@ -46,9 +46,4 @@ model = dict(
         # the paper names no loss weights: RMSIN's loss, as the lineage
         # (0.9 * CE with class weights 0.9/1.1 + 0.1 * two-class Dice
         # summed over the batch)
-        loss_decode=[
-            dict(type='WeightedCrossEntropyLoss', class_weight=[0.9, 1.1],
-                 loss_weight=0.9),
-            dict(type='ForegroundDiceLoss', loss_weight=0.1,
-                 include_background=True, reduction='sum', eps=1e-6),
-        ]))
+        loss_decode={{_base_.rmsin_loss}}))

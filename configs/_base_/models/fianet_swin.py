@@ -28,12 +28,5 @@ model = dict(
         dropout_ratio=0.0,
         norm_cfg=norm_cfg,
         align_corners=True,
-        # FIANet / RMSIN loss/loss.py: 0.9 * CE (class weights 0.9/1.1)
-        # + 0.1 * Dice on the softmax of both classes, smooth 1e-6, summed
-        # over the batch x 2 classes (so it scales with images per GPU)
-        loss_decode=[
-            dict(type='WeightedCrossEntropyLoss', class_weight=[0.9, 1.1],
-                 loss_weight=0.9),
-            dict(type='ForegroundDiceLoss', loss_weight=0.1,
-                 include_background=True, reduction='sum', eps=1e-6),
-        ]))
+        # RMSIN's / FIANet's loss/loss.py (swinb_bert.py: rmsin_loss)
+        loss_decode={{_base_.rmsin_loss}}))

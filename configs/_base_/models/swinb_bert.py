@@ -6,6 +6,16 @@
 norm_cfg = dict(type='SyncBN', requires_grad=True)  # decoders' default norm
 crop_size = (480, 480)
 swin_channels = [128, 256, 512, 1024]
+# RMSIN / FIANet loss/loss.py, taken by the LAVT, FIANet, CroBIM and BTDNet
+# heads as `loss_decode={{_base_.rmsin_loss}}`: 0.9 * CE (class weights
+# 0.9/1.1) + 0.1 * Dice on the softmax of both classes, smooth 1e-6, summed
+# over the batch x 2 classes (so it scales with images per GPU)
+rmsin_loss = [
+    dict(type='WeightedCrossEntropyLoss', class_weight=[0.9, 1.1],
+         loss_weight=0.9),
+    dict(type='ForegroundDiceLoss', loss_weight=0.1,
+         include_background=True, reduction='sum', eps=1e-6),
+]
 data_preprocessor = dict(
     type='SegDataPreProcessor',
     mean=[123.675, 116.28, 103.53],  # ImageNet, RGB
