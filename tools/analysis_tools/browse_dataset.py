@@ -20,8 +20,9 @@ import numpy as np
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from dataset_stats import build_split  # noqa: E402  (also registers)
-from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.config import DictAction  # noqa: E402
 
+from mmrrsis.apis.runtime import load_config  # noqa: E402
 from mmrrsis.visualization import draw_referring_overlay  # noqa: E402
 
 
@@ -37,14 +38,17 @@ def parse_args(argv=None):
                         help='number of samples (from --start)')
     parser.add_argument('--start', type=int, default=0)
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    parser.add_argument(
+        '--data-root', default=None,
+        help='the dataset folder, for every split (as tools/train.py and '
+        'tools/test.py)')
     return parser.parse_args(argv)
 
 
 def main(argv=None) -> list:
     args = parse_args(argv)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_config(args.config, cfg_options=args.cfg_options,
+                      data_root=args.data_root)
     dataset = build_split(cfg, args.split)
     os.makedirs(args.output_dir, exist_ok=True)
     written = []

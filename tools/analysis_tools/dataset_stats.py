@@ -34,6 +34,8 @@ from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
 from mmseg.registry import DATASETS  # noqa: E402
 
+from mmrrsis.apis.runtime import load_config  # noqa: E402
+
 SPLITS = ('train', 'val', 'test')
 AREA_BINS = (0.0, 0.001, 0.01, 0.05, 0.2, 0.5, 1.0)  # share of the image
 SMALL_PIXELS = 32 * 32  # COCO "small"
@@ -243,14 +245,17 @@ def parse_args(argv=None):
     parser.add_argument('--max-samples', type=int, default=None,
                         help='only the first N samples of each split')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    parser.add_argument(
+        '--data-root', default=None,
+        help='the dataset folder, for every split (as tools/train.py and '
+        'tools/test.py)')
     return parser.parse_args(argv)
 
 
 def main(argv=None) -> Dict[str, dict]:
     args = parse_args(argv)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_config(args.config, cfg_options=args.cfg_options,
+                      data_root=args.data_root)
     stats: Dict[str, dict] = OrderedDict()
     name = cfg[f'{args.splits[0]}_dataloader'].dataset.type
     tokenizer, tok_name = load_tokenizer(cfg)
