@@ -29,6 +29,8 @@ from mmengine.runner import Runner  # noqa: E402
 
 from mmrrsis.apis.runtime import (finish_launch, load_config,  # noqa: E402
                                   prepare_launch)
+from mmrrsis.datasets.transforms.flip_tta_pipeline import \
+    flip_tta_pipeline  # noqa: E402
 from mmrrsis.utils.compat import CheckpointFileError  # noqa: E402
 
 
@@ -58,7 +60,9 @@ def parse_args():
                         choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none', help='job launcher')
     parser.add_argument('--tta', action='store_true',
-                        help='test time augmentation (cfg.tta_model)')
+                        help='test-time augmentation (cfg.tta_pipeline, '
+                        'cfg.tta_model): the image and its left-right '
+                        'mirror with the mirrored sentence, averaged')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
     if 'LOCAL_RANK' not in os.environ:
@@ -84,6 +88,26 @@ def trigger_visualization_hook(cfg, args):
     return cfg
 
 
+def use_tta(cfg):
+    """``--tta``: the test set through ``cfg.tta_pipeline``, the model
+    wrapped in ``cfg.tta_model``. A config without them (one dumped before
+    they existed) gets the default: the test pipeline with a text-aware
+    horizontal flip (the sentence mirrored with the image) and
+    ``ReferringTTAModel``."""
+    pipeline, tta_model = cfg.get('tta_pipeline'), cfg.get('tta_model')
+    if not pipeline or not tta_model:
+        print('tools/test.py: the config has no tta_pipeline/tta_model; '
+              '--tta uses a text-aware horizontal flip of its test '
+              'pipeline and ReferringTTAModel')
+        pipeline = pipeline or flip_tta_pipeline(
+            cfg.test_dataloader.dataset.pipeline)
+        tta_model = tta_model or dict(type='ReferringTTAModel')
+    cfg.test_dataloader.dataset.pipeline = pipeline
+    cfg.tta_model = tta_model
+    cfg.tta_model.module = cfg.model
+    cfg.model = cfg.tta_model
+
+
 def main():
     args = parse_args()
     cfg = load_config(args.config, args.launcher, args.cfg_options,
@@ -92,12 +116,7 @@ def main():
     if args.show or args.show_dir:
         cfg = trigger_visualization_hook(cfg, args)
     if args.tta:
-        if not cfg.get('tta_model') or not cfg.get('tta_pipeline'):
-            raise RuntimeError('--tta needs tta_model and tta_pipeline in '
-                               'the config')
-        cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
-        cfg.tta_model.module = cfg.model
-        cfg.model = cfg.tta_model
+        use_tta(cfg)
     if args.out is not None:
         # summary (overall, by size, by category) + per-expression records
         # (IoU, category, size, text, image), worst first (json)

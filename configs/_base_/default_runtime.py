@@ -23,4 +23,6 @@ randomness = dict(seed=2401, deterministic=False)
 # it.
 load_from = None
 resume = False
-tta_model = None
+# tools/test.py --tta wraps the model (tta_pipeline: the dataset bases):
+# one merged prediction per sample, views flipped back and averaged
+tta_model = dict(type='ReferringTTAModel')

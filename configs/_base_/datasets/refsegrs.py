@@ -30,6 +30,16 @@ test_pipeline = [
     dict(type='CleanExpression'),
     dict(type='PackReferringInputs'),
 ]
+# tools/test.py --tta: each sample as is and mirrored left-right with its
+# sentence mirrored too (TextAwareRandomFlip: "left" <-> "right", "east" <->
+# "west"); ReferringTTAModel (default_runtime.py) flips the logits back and
+# averages the probabilities. The steps of test_pipeline up to the packing.
+tta_pipeline = test_pipeline[:-1] + [
+    dict(type='TestTimeAug', transforms=[
+        [dict(type='TextAwareRandomFlip', prob=0., direction='horizontal'),
+         dict(type='TextAwareRandomFlip', prob=1., direction='horizontal')],
+        [dict(type='PackReferringInputs')]])
+]
 train_dataloader = dict(
     # per GPU; 4 GPUs x 2 = 8 per step, the batch the RRSIS lineage trains
     # RefSegRS with (FIANet 1 x 8; RMSIN's layout 4 x 2)

@@ -23,6 +23,16 @@ test_pipeline = [
     dict(type='CleanExpression'),
     dict(type='PackReferringInputs'),
 ]
+# tools/test.py --tta: each sample as is and mirrored left-right with its
+# sentence mirrored too (TextAwareRandomFlip: "left" <-> "right", "east" <->
+# "west"); ReferringTTAModel (default_runtime.py) flips the logits back and
+# averages the probabilities. The steps of test_pipeline up to the packing.
+tta_pipeline = test_pipeline[:-1] + [
+    dict(type='TestTimeAug', transforms=[
+        [dict(type='TextAwareRandomFlip', prob=0., direction='horizontal'),
+         dict(type='TextAwareRandomFlip', prob=1., direction='horizontal')],
+        [dict(type='PackReferringInputs')]])
+]
 train_dataloader = dict(
     batch_size=8,
     num_workers=1,

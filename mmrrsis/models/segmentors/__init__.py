@@ -1,3 +1,4 @@
 from .referring_encoder_decoder import ReferringEncoderDecoder
+from .referring_tta_model import ReferringTTAModel
 
-__all__ = ['ReferringEncoderDecoder']
+__all__ = ['ReferringEncoderDecoder', 'ReferringTTAModel']
