@@ -34,6 +34,7 @@ setup(
     extras_require=dict(
         demo=read_requirements('demo.txt'),
         tests=read_requirements('tests.txt'),
+        web=read_requirements('web.txt'),
         lite=read_requirements('mminstall.txt')),
     license='Apache License 2.0',
     zip_safe=False)

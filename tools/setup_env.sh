@@ -33,4 +33,28 @@ if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ] || ! python -c "import 
   python -c "import mmrrsis" 
   echo "$WANT" > "$STAMP"
 fi
+
+# The web demo's browser test drives headless Chromium: Debian packages
+# (chromium, chromium-driver), installed when missing and we are root.
+have_browser() {
+  command -v chromedriver >/dev/null 2>&1 && {
+    command -v chromium >/dev/null 2>&1 ||
+      command -v chromium-browser >/dev/null 2>&1 ||
+      command -v google-chrome >/dev/null 2>&1; }
+}
+if ! have_browser; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "[setup] installing chromium + chromium-driver (apt-get; the web demo's browser test)"
+    if ! { DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null &&
+           DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+             chromium chromium-driver >/dev/null 2>&1; }; then
+      echo "[setup] warning: apt-get could not install chromium chromium-driver;" \
+           "the browser test (tests/test_apis/test_web_demo.py) will fail"
+    fi
+  else
+    echo "[setup] note: chromium/chromedriver not found and not root (or no apt-get):" \
+         "the web demo's browser test is skipped; install them with" \
+         "'sudo apt-get install chromium chromium-driver'"
+  fi
+fi
 echo "[setup] ready: $(python -c 'import mmrrsis.utils as u; print(u.collect_env_info())')"

@@ -418,9 +418,10 @@ def build_app(model: torch.nn.Module,
                 run = gr.Button('Segment', variant='primary',
                                 elem_id='run-button')
             with gr.Column():
+                # no label box: it would hide the banner's sentence
                 overlay = gr.Image(label='Prediction (cyan)', type='numpy',
                                    interactive=False, elem_id='overlay',
-                                   format='png')
+                                   format='png', show_label=False)
                 mask_out = gr.File(label='Mask', interactive=False,
                                    elem_id='mask-file')
                 summary = gr.Markdown(elem_id='summary')
