@@ -64,7 +64,11 @@ SCRIPT = textwrap.dedent('''
     from mmengine.optim import build_optim_wrapper
     from mmseg.models import build_loss
     from mmseg.models.utils import resize
-    from mmrrsis.datasets.transforms import read_rs_image
+    # OpenCV's decoder (masks; images whose TIFFs rasterio cannot open):
+    # read_rs_image reads TIFF images with rasterio, without libtiff's
+    # warnings
+    from mmrrsis.datasets.transforms.load_rs_image_from_file import (
+        _decode_cv2, read_rs_image)
 
     MMLogger.get_instance('log_filter_test', log_level='INFO')
 
@@ -108,6 +112,8 @@ SCRIPT = textwrap.dedent('''
                              (33922, 'd', 6, (0, 0, 0, 5e5, 4e6, 0), False),
                              (34735, 'H', 8, (1, 1, 0, 1, 1024, 0, 1, 1),
                               False)])
+        with open(path, 'rb') as f:
+            assert _decode_cv2(f.read()).shape == (8, 8, 3)
         assert read_rs_image(path).shape == (8, 8, 3)
     print('done')
 ''')

@@ -1,6 +1,7 @@
 """Load a remote sensing image (any band count / bit depth) as BGR uint8."""
 import io
 import os.path as osp
+import warnings
 from typing import Optional
 
 import cv2
@@ -20,6 +21,50 @@ def _decode_cv2(content: bytes) -> Optional[np.ndarray]:
         return cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
     except cv2.error:
         return None
+
+
+#: The first bytes of a TIFF / BigTIFF file, little and big endian.
+_TIFF_MAGIC = (b'II*\x00', b'MM\x00*', b'II+\x00', b'MM\x00+')
+
+
+def is_tiff(content: bytes) -> bool:
+    """Whether ``content`` starts like a TIFF (or BigTIFF) file."""
+    return content[:4] in _TIFF_MAGIC
+
+
+def _decode_rasterio(content: bytes) -> Optional[np.ndarray]:
+    """Decode a TIFF with rasterio (GDAL), every band in file order.
+
+    OpenCV reads a GDAL-written multi-band GeoTIFF (e.g. 4 bands uint16,
+    photometric MinIsBlack) as one grey band; GDAL reads what it wrote.
+    A palette image is expanded through its colour map (R, G, B).
+
+    Returns:
+        np.ndarray | None: (H, W, bands) in file order, the file's dtype;
+        None when rasterio is not installed or cannot read the bytes.
+    """
+    try:
+        import rasterio
+        from rasterio.enums import ColorInterp
+        from rasterio.errors import NotGeoreferencedWarning
+        from rasterio.io import MemoryFile
+    except ImportError:
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', NotGeoreferencedWarning)
+            with rasterio.Env(), MemoryFile(content) as mem, \
+                    mem.open() as ds:
+                arr = ds.read()
+                if ds.count == 1 and ds.colorinterp[0] == ColorInterp.palette:
+                    cmap = ds.colormap(1)
+                    lut = np.zeros((max(cmap) + 1, 3), np.uint8)
+                    for k, rgba in cmap.items():
+                        lut[k] = rgba[:3]
+                    return lut[np.clip(arr[0], 0, len(lut) - 1)]
+    except Exception:  # noqa: BLE001 - RasterioIOError & co -> next decoder
+        return None
+    return np.moveaxis(arr, 0, -1)
 
 
 def _decode_file_order(content: bytes) -> Optional[np.ndarray]:
@@ -128,14 +173,20 @@ def read_rs_image(path: str, backend_args: Optional[dict] = None,
         raise FileNotFoundError(
             f'{caller}: expected an image file but found a directory: '
             f'{path}') from err
-    img = _decode_cv2(content)
-    bgr_order = True
+    img, bgr_order = None, True
+    if is_tiff(content):
+        img = _decode_rasterio(content)
+        bgr_order = False
+    if img is None:
+        img = _decode_cv2(content)
+        bgr_order = True
     if img is None or (img.ndim == 3 and img.shape[2] > 4):
         img = _decode_file_order(content)
         bgr_order = False
     if img is None or img.size == 0:
         raise OSError(f'{caller}: cannot decode image file {path} '
-                      f'({len(content)} bytes) with OpenCV, PIL or tifffile')
+                      f'({len(content)} bytes) with rasterio, OpenCV, PIL '
+                      'or tifffile')
     img = to_bgr3(img, bgr_order=bgr_order)
     return np.ascontiguousarray(rescale_to_uint8(img))
 
@@ -144,14 +195,20 @@ def read_rs_image(path: str, backend_args: Optional[dict] = None,
 class LoadRSImageFromFile(BaseTransform):
     """Load a remote sensing image as a BGR uint8 (H, W, 3) array.
 
-    Files are read with OpenCV (``cv2.IMREAD_UNCHANGED``, which keeps the bit
-    depth and all bands); when OpenCV cannot decode a file (or it has more
-    than 4 bands) PIL is tried, then ``tifffile`` if it is installed.
+    TIFF files (GeoTIFF included; recognised by their first bytes, whatever
+    the suffix) are read with rasterio (GDAL), which keeps every band and
+    the bit depth (OpenCV reads a GDAL-written 4-band uint16 GeoTIFF as one
+    grey band). Other files, and TIFFs rasterio cannot open, are read with
+    OpenCV (``cv2.IMREAD_UNCHANGED``, which keeps the bit depth and up to 4
+    bands); when OpenCV cannot decode a file (or it has more than 4 bands)
+    PIL is tried, then ``tifffile`` if it is installed. The band policy
+    below is the same whichever decoder reads the file (and the same as
+    the large-scene reader's, :mod:`mmrrsis.apis.scene_inference`).
 
     Band and bit-depth policy:
 
     - Greyscale (1 band, or grey + alpha) is replicated to 3 identical
-      channels.
+      channels; a palette image is expanded through its colour map.
     - 3 bands are taken as R, G, B in the file and returned as B, G, R
       (MMSeg convention; the data preprocessor converts to RGB).
     - 4 or more bands: only the first three bands are kept and read as
