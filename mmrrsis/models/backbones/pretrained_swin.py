@@ -14,6 +14,9 @@ from ..utils.ckpt_convert import (detect_swin_layout, is_swin_dropped_key,
                                   swin_official_to_mmseg)
 from ..utils.pretrained import (coverage_report, enforce_coverage,
                                 pretrained_init_cfg, read_checkpoint)
+from ..utils.window_attention import ShiftMaskCache, use_sdpa_window_attention
+
+ATTN_IMPLS = ('sdpa', 'mmseg')
 
 
 @MODELS.register_module()
@@ -54,18 +57,35 @@ class PretrainedSwinTransformer(SwinTransformer):
     The report stays in ``self.pretrained_report`` (see
     :func:`~mmrrsis.models.utils.pretrained.coverage_report`).
 
+    Window attention: with ``attn_impl='sdpa'`` (the default) the blocks'
+    ``ShiftWindowMSA`` are swapped for
+    :class:`~mmrrsis.models.utils.SDPAShiftWindowMSA` (same function, same
+    tensors and state-dict keys: ``F.scaled_dot_product_attention`` with
+    the relative position bias and shift mask as an additive mask, the shift
+    mask built once per stage and input size in ``self.shift_mask_cache``).
+    ``'mmseg'`` keeps MMSeg's matmul + softmax. ``with_cp=True`` (MMSeg's
+    switch) checkpoints every Swin block in training.
+
     Args:
         allow_partial_pretrained (bool): Accept a checkpoint that covers only
             part of the backbone (warns). ``ReferringEncoderDecoder``'s
             switch of the same name sets it too. Defaults to False.
+        attn_impl (str): ``'sdpa'`` or ``'mmseg'``. Defaults to ``'sdpa'``.
         **kwargs: MMSeg ``SwinTransformer`` arguments.
     """
 
     def __init__(self, allow_partial_pretrained: bool = False,
-                 **kwargs) -> None:
+                 attn_impl: str = 'sdpa', **kwargs) -> None:
+        if attn_impl not in ATTN_IMPLS:
+            raise ValueError(f'attn_impl must be one of {ATTN_IMPLS}, got '
+                             f'{attn_impl!r}')
         super().__init__(**kwargs)
         self.allow_partial_pretrained = allow_partial_pretrained
         self.pretrained_report: Optional[dict] = None
+        self.attn_impl = attn_impl
+        self.shift_mask_cache: Optional[ShiftMaskCache] = None
+        if attn_impl == 'sdpa':
+            self.shift_mask_cache = use_sdpa_window_attention(self)
 
     def prepare_pretrained_state(
         self,

@@ -20,6 +20,8 @@ CONVNEXT = dict(arch=dict(depths=[1, 1, 1, 1], channels=[8, 16, 32, 64]),
                 drop_path_rate=0.0, init_cfg=None)
 PAIRS = dict(
     swin=('SwinTransformer', 'LanguageAwareSwin', SWIN, [8, 16, 32, 64]),
+    swin_mmseg_attn=('SwinTransformer', 'LanguageAwareSwin', SWIN,
+                     [8, 16, 32, 64]),
     resnet=('ResNet', 'LanguageAwareResNet', RESNET, [8, 16, 32, 64]),
     resnet_v1c=('ResNetV1c', 'LanguageAwareResNet',
                 dict(RESNET, deep_stem=True), [8, 16, 32, 64]),
@@ -39,8 +41,17 @@ def _pair(name):
     if plain_type == 'ResNetV1c':  # deep_stem=True is what V1c sets
         plain_cfg.pop('deep_stem')
     plain = MODELS.build(plain_cfg)
-    aware = MODELS.build(dict(cfg, type=aware_type))
+    aware_cfg = dict(cfg, type=aware_type)
+    if name == 'swin_mmseg_attn':  # MMSeg's window attention, bit-exact
+        aware_cfg['attn_impl'] = 'mmseg'
+    aware = MODELS.build(aware_cfg)
     return plain, aware, channels
+
+
+#: Swin's default window attention (SDPA) is the same function up to
+#: float32 rounding (tests/test_models/test_backbones/
+#: test_window_attention.py); the other pairs are bit-exact.
+ATOL = dict(swin=1e-5)
 
 
 def test_registered_as_subclasses():
@@ -63,14 +74,15 @@ def test_same_keys_and_plain_forward(name):
     plain.eval(), aware.eval()
     img = _img()
     ref = list(plain(img))
+    atol = ATOL.get(name, 0)
     for a, b in zip(aware(img), ref):
-        torch.testing.assert_close(a, b, rtol=0, atol=0)
+        torch.testing.assert_close(a, b, rtol=0, atol=atol)
     seen = []
     fused = aware.forward_with_fusion(
         img, lambda i, x: (seen.append((i, x.shape[1])) or x, x))
     assert seen == list(enumerate(channels))
     for a, b in zip(fused, ref):
-        torch.testing.assert_close(a, b, rtol=0, atol=0)
+        torch.testing.assert_close(a, b, rtol=0, atol=atol)
     # the helper drives the plain instance with the same stage loop
     for a, b in zip(run_with_fusion(plain, img, lambda i, x: (x, x)), ref):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
