@@ -44,7 +44,6 @@ def _decode_rasterio(content: bytes) -> Optional[np.ndarray]:
         None when rasterio is not installed or cannot read the bytes.
     """
     try:
-        import rasterio
         from rasterio.enums import ColorInterp
         from rasterio.errors import NotGeoreferencedWarning
         from rasterio.io import MemoryFile
@@ -53,8 +52,7 @@ def _decode_rasterio(content: bytes) -> Optional[np.ndarray]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter('ignore', NotGeoreferencedWarning)
-            with rasterio.Env(), MemoryFile(content) as mem, \
-                    mem.open() as ds:
+            with MemoryFile(content) as mem, mem.open() as ds:
                 arr = ds.read()
                 if ds.count == 1 and ds.colorinterp[0] == ColorInterp.palette:
                     cmap = ds.colormap(1)
