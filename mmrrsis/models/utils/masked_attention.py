@@ -96,9 +96,17 @@ class MaskedAttention(nn.Module):
             v = torch.cat([null_v, F.pad(v, (0, 1))], dim=2)
             if mask is not None:
                 mask = torch.cat([mask.new_ones(B, 1, 1, 1), mask], dim=-1)
+        scale = None
+        if self.null_slot and torch.is_autocast_enabled(q.device.type):
+            # values one wider than the keys send the CPU to the math
+            # kernel, which runs bf16 in float32: a zero column on the
+            # queries and keys (no logit changes; the scale stays d^-0.5)
+            # gives the fused kernel one head width
+            scale = q.shape[-1]**-0.5
+            q, k = F.pad(q, (0, 1)), F.pad(k, (0, 1))
         out = F.scaled_dot_product_attention(
             q, k, v, attn_mask=mask,
-            dropout_p=self.dropout if self.training else 0.0)
+            dropout_p=self.dropout if self.training else 0.0, scale=scale)
         deficit = None
         if self.null_slot:
             out, deficit = out[..., :-1], out[..., -1:]

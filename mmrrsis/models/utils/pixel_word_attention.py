@@ -7,6 +7,7 @@ Segmentation", CVPR 2022 (official code: GitHub yz93/LAVT-RIS), Sec. 3.2
 """
 from typing import Optional
 
+import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
@@ -61,6 +62,15 @@ def attend_to_words(module: nn.Module, x: Tensor, text_feats: Tensor,
     k = key.reshape(B, h, -1, key.shape[-1]).transpose(2, 3)  # B h L K/h
     v = value.reshape(B, h, -1, value.shape[-1]).transpose(2, 3)
     bias = (mask.unsqueeze(1) - 1.0) * 1e4  # B 1 1 L
+    if torch.is_autocast_enabled(q.device.type):
+        # The queries leave InstanceNorm (an autocast float32 op) in
+        # float32 and would pull the attention into float32; and with the
+        # channels not contiguous the CPU falls back to the math kernel,
+        # which computes bf16 in float32 too. Run it in the autocast dtype
+        # like the projections, through the fused kernel (its softmax
+        # accumulates in float32).
+        dtype = torch.get_autocast_dtype(q.device.type)
+        q, k, v = (t.to(dtype).contiguous() for t in (q, k, v))
     out = F.scaled_dot_product_attention(
         q, k, v, attn_mask=bias.to(q.dtype),
         scale=module.key_channels**-0.5)  # B h N V/h
