@@ -102,7 +102,8 @@ def tool(monkeypatch):
         if label == 'ours':
             return dict(params_M=1.0, batch_size=1, train_step_s=1.0,
                         infer_s_per_image=0.4, train_peak_mem_MiB=80.0,
-                        infer_peak_mem_MiB=60.0)
+                        infer_peak_mem_MiB=60.0, train_img_per_s=1.0,
+                        infer_img_per_s=2.5)
         return real(cmd, cwd, env, json_path, label)
 
     monkeypatch.setattr(mod, '_run_side', run_side)
