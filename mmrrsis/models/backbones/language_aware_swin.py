@@ -4,6 +4,7 @@ from typing import List
 from mmseg.registry import MODELS
 from torch import Tensor
 
+from ..fusion.base_referring_fusion import fusion_checkpointing
 from .base_language_aware import (BaseLanguageAwareBackbone, FuseFn,
                                   tokens_to_map)
 from .pretrained_swin import PretrainedSwinTransformer
@@ -22,6 +23,11 @@ class LanguageAwareSwin(PretrainedSwinTransformer, BaseLanguageAwareBackbone):
     pretrained weights load completely or raise): same arguments, parameter
     names and checkpoints; ``forward(img)`` is MMSeg's.
 
+    ``with_cp=True`` (MMSeg's switch) checkpoints the activations of every
+    Swin block and of every fusion block (``fuse`` runs inside
+    :func:`~mmrrsis.models.fusion.base_referring_fusion.fusion_checkpointing`)
+    in training: less memory, one more forward of each in backward.
+
     Shapes:
         ``forward_with_fusion(img [B, 3, H, W], fuse)`` -> list of
         [B, C_i, H / (4 * 2^i), W / (4 * 2^i)] for ``i in out_indices``.
@@ -36,7 +42,8 @@ class LanguageAwareSwin(PretrainedSwinTransformer, BaseLanguageAwareBackbone):
         for i, stage in enumerate(self.stages):
             for block in stage.blocks:
                 x = block(x, hw)
-            stream, out = fuse(i, tokens_to_map(x, hw))
+            with fusion_checkpointing(getattr(self, 'with_cp', False)):
+                stream, out = fuse(i, tokens_to_map(x, hw))
             x = stream.flatten(2).transpose(1, 2)
             if i in self.out_indices:
                 out = out.flatten(2).transpose(1, 2)

@@ -6,8 +6,9 @@ from typing import Dict, List, Mapping, Optional, Tuple
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+import torch.utils.checkpoint as cp
 from mmengine.model.weight_init import constant_init, trunc_normal_init
-from mmseg.models.backbones.swin import SwinTransformer
+from mmseg.models.backbones.swin import SwinBlock, SwinTransformer
 from mmseg.registry import MODELS
 
 from ..utils.ckpt_convert import (detect_swin_layout, is_swin_dropped_key,
@@ -17,6 +18,31 @@ from ..utils.pretrained import (coverage_report, enforce_coverage,
 from ..utils.window_attention import ShiftMaskCache, use_sdpa_window_attention
 
 ATTN_IMPLS = ('sdpa', 'mmseg')
+
+
+class _NonReentrantCheckpointSwinBlock(SwinBlock):
+    """MMSeg's ``SwinBlock`` whose ``with_cp`` uses non-reentrant
+    ``torch.utils.checkpoint`` (MMSeg's reentrant call runs the forward
+    without grad, so a fused SDPA kernel could differ in rounding from the
+    recomputation, and torch warns on every call). Same state, same
+    function; set on blocks by ``PretrainedSwinTransformer`` (class swap:
+    no state of its own).
+
+    Shapes:
+        ``forward(x [B, H*W, C], hw_shape (H, W))`` -> [B, H*W, C].
+    """
+
+    def _inner_forward(self, x: torch.Tensor,
+                       hw_shape: Tuple[int, int]) -> torch.Tensor:
+        x = x + self.attn(self.norm1(x), hw_shape)
+        return self.ffn(self.norm2(x), identity=x)
+
+    def forward(self, x: torch.Tensor,
+                hw_shape: Tuple[int, int]) -> torch.Tensor:
+        if self.with_cp and self.training and torch.is_grad_enabled():
+            return cp.checkpoint(self._inner_forward, x, hw_shape,
+                                 use_reentrant=False)
+        return self._inner_forward(x, hw_shape)
 
 
 @MODELS.register_module()
@@ -64,7 +90,8 @@ class PretrainedSwinTransformer(SwinTransformer):
     the relative position bias and shift mask as an additive mask, the shift
     mask built once per stage and input size in ``self.shift_mask_cache``).
     ``'mmseg'`` keeps MMSeg's matmul + softmax. ``with_cp=True`` (MMSeg's
-    switch) checkpoints every Swin block in training.
+    switch) checkpoints every Swin block in training (non-reentrant: the
+    same outputs and gradients, bit for bit).
 
     Args:
         allow_partial_pretrained (bool): Accept a checkpoint that covers only
@@ -83,6 +110,11 @@ class PretrainedSwinTransformer(SwinTransformer):
         self.allow_partial_pretrained = allow_partial_pretrained
         self.pretrained_report: Optional[dict] = None
         self.attn_impl = attn_impl
+        self.with_cp = bool(kwargs.get('with_cp', False))
+        for stage in self.stages:
+            for block in stage.blocks:
+                if type(block) is SwinBlock:
+                    block.__class__ = _NonReentrantCheckpointSwinBlock
         self.shift_mask_cache: Optional[ShiftMaskCache] = None
         if attn_impl == 'sdpa':
             self.shift_mask_cache = use_sdpa_window_attention(self)

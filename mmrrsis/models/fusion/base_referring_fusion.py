@@ -1,11 +1,30 @@
 """What a fusion block offers the referring segmentor."""
-from typing import List, Tuple
+import contextlib
+import contextvars
+from typing import Iterator, List, Tuple
 
+import torch
 import torch.nn as nn
+import torch.utils.checkpoint as cp
 from mmengine.model import BaseModule
 from torch import Tensor
 
 from ..utils.text_features import TextFeatures
+
+_CHECKPOINTING = contextvars.ContextVar('fusion_checkpointing', default=False)
+
+
+@contextlib.contextmanager
+def fusion_checkpointing(enabled: bool = True) -> Iterator[None]:
+    """Within this context, fusion blocks called in training with gradients
+    on are activation-checkpointed (as if their ``with_cp`` were True).
+    Language-aware backbones enter it around ``fuse`` when their
+    ``with_cp`` is set."""
+    token = _CHECKPOINTING.set(bool(enabled))
+    try:
+        yield
+    finally:
+        _CHECKPOINTING.reset(token)
 
 
 class BaseReferringFusion(BaseModule):
@@ -34,7 +53,24 @@ class BaseReferringFusion(BaseModule):
     ``text_channels``: a block's constructor that takes it gets the text
     encoder's width from the segmentor when the config leaves it out
     (:func:`~mmrrsis.models.utils.fill_text_channels`).
+
+    ``with_cp`` (activation checkpointing): when True, or inside
+    :func:`fusion_checkpointing` (a language-aware backbone built with
+    ``with_cp=True``), a call in training with gradients on keeps no
+    activations and recomputes the block in backward (non-reentrant
+    ``torch.utils.checkpoint``: same outputs and gradients, dropout
+    replayed; the text record is an immutable input).
     """
+
+    #: Checkpoint this block's activations in training (see the class doc).
+    with_cp: bool = False
+
+    def __call__(self, *args, **kwargs):
+        if (self.with_cp or _CHECKPOINTING.get()) and self.training \
+                and torch.is_grad_enabled():
+            return cp.checkpoint(super().__call__, *args,
+                                 use_reentrant=False, **kwargs)
+        return super().__call__(*args, **kwargs)
 
     def fuse(self, x: Tensor,
              text: TextFeatures) -> Tuple[Tensor, Tensor, TextFeatures]:
