@@ -44,6 +44,49 @@ def test_tagger_finds_entity_word_pieces(tokenizer):
     assert _tagged(tokenizer, 'the red square at the top') == []
 
 
+def _loop_tag(tagger, ids):
+    """The former tagger: one pass per phrase (reference)."""
+    B, L = ids.shape
+    cont = tagger.continuation[ids.clamp(0, len(tagger.continuation) - 1)]
+    next_cont = torch.cat([cont[:, 1:], cont.new_zeros(B, 1)], 1)
+    out = torch.zeros(B, L, dtype=torch.bool)
+    for seq in tagger.sequences:
+        n = len(seq)
+        if n == 0 or n > L:
+            continue
+        hit = (ids.unfold(1, n, 1) == torch.tensor(seq)).all(-1)
+        hit &= ~cont[:, :L - n + 1] & ~next_cont[:, n - 1:]
+        for k in range(n):
+            out[:, k:k + L - n + 1] |= hit
+    return out
+
+
+TAG_SENTENCES = [
+    'the red building left of two storage tanks',
+    'the cars near the windmills', 'a treehouse next to the cart',
+    'the red square at the top', 'the road marking along the bikeway',
+    'the helipad next to the roundabout and the container crane',
+    'the expressway service area beside the ground track field',
+    'swimming pools, tennis courts and baseball fields', 'vehicles',
+    'the large white airplane parked at the airport on the upper left '
+    'next to the harbor and the ship']
+
+
+@pytest.mark.parametrize('length', [4, 12, 24])
+def test_grouped_tagger_equals_one_pass_per_phrase(tokenizer, length):
+    from mmrrsis.models.decode_heads.dmols_head import ENTITY_WORDS
+    tagger = EntityWordTagger(tokenizer, ENTITY_WORDS)
+    assert sorted(len(g[0]) for g in tagger.groups) == [1, 2, 3, 4]
+    assert sum(len(g) for g in tagger.groups) == len(tagger.sequences)
+    ids = tokenizer(TAG_SENTENCES, padding='max_length', truncation=True,
+                    max_length=length, return_tensors='pt')['input_ids']
+    got, want = tagger(ids), _loop_tag(tagger, ids)
+    assert torch.equal(got, want)
+    if length == 24:
+        assert want.any(1).sum() == len(TAG_SENTENCES) - 2  # 2 without
+        assert want[:, 4:].any()  # phrases of 2-4 pieces were found
+
+
 def _head(**kwargs):
     cfg = dict(type='DMOLSHead', in_channels=list(SWIN_CHANNELS),
                in_index=(2, 3), embed_dims=16, num_layers=1, num_heads=2,
@@ -136,6 +179,21 @@ def test_no_entity_batch_reaches_every_parameter(tokenizer, target):
     missing = [n for n, p in head.named_parameters()
                if p.requires_grad and p.grad is None]
     assert not missing, missing
+
+
+@pytest.mark.parametrize('sentences', [SENTENCES, TAG_SENTENCES[2:4]])
+def test_loss_is_the_one_of_the_per_phrase_tagger(tokenizer, sentences):
+    """Same targets and loss as the former tagger, on a batch with entity
+    words and on one without."""
+    head = _head()
+    inputs = _inputs(tokenizer, sentences)
+    got = head.loss(inputs, None, ConfigDict())
+    tagger = head.tagger
+    head.tagger = lambda ids: _loop_tag(tagger, ids)
+    want = head.loss(inputs, None, ConfigDict())
+    for k, v in want.items():
+        assert torch.equal(got[k], v), k
+    assert (float(want['loss_re']) > 0) == (sentences is SENTENCES)
 
 
 def test_weighted_loss_equals_the_mean_over_erased_pieces(tokenizer):
