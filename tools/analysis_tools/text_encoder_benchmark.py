@@ -10,7 +10,8 @@ function.
 
 Examples::
 
-    # this checkout, the batched and the plain (three BERT calls) path
+    # this checkout, the batched and the plain (three BERT calls) path,
+    # timed in alternation in one process
     python tools/analysis_tools/text_encoder_benchmark.py --plain
     # this checkout against another (e.g. ``git worktree add ../old HEAD~3``),
     # alternating runs; the other checkout is put first on PYTHONPATH
@@ -74,70 +75,78 @@ def _build(arch: str, kwargs: dict):
     return MODELS.build(cfg).train()
 
 
-def worker(args, kwargs: dict) -> float:
-    """Median seconds per forward+backward of one batch."""
+def worker(args, variants: list) -> list:
+    """Seconds per forward+backward of one batch for each variant (encoder
+    kwargs), built with the same weights and timed in alternation, one
+    iteration each in turn: ``[(median, min), ...]``."""
     import torch
     torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
-    enc = _build(args.arch, kwargs)
-    params = [p for p in enc.parameters() if p.requires_grad]
-    times = []
+    encoders = []
+    for kwargs in variants:
+        torch.manual_seed(0)
+        encoders.append(_build(args.arch, kwargs))
+    times = [[] for _ in variants]
     for i in range(args.warmup + args.iters):
         start = (i * args.batch_size) % len(SENTENCES)
         texts = [SENTENCES[(start + k) % len(SENTENCES)]
                  for k in range(args.batch_size)]
-        t0 = time.perf_counter()
-        out = enc(texts)
-        loss = (out.feats.square().mean() + out.object_feats.square().mean()
-                + out.spatial_feats.square().mean())
-        loss.backward()
-        times.append(time.perf_counter() - t0)
-        for p in params:
-            p.grad = None
-    return statistics.median(times[args.warmup:])
+        for enc, record in zip(encoders, times):
+            t0 = time.perf_counter()
+            out = enc(texts)
+            loss = (out['feats'].square().mean()
+                    + out['object_feats'].square().mean()
+                    + out['spatial_feats'].square().mean())
+            loss.backward()
+            record.append(time.perf_counter() - t0)
+            enc.zero_grad(set_to_none=True)
+    return [(statistics.median(t[args.warmup:]), min(t[args.warmup:]))
+            for t in times]
 
 
-def _run_worker(args, name: str, kwargs: dict, pythonpath=None) -> float:
+def _run_worker(args, variants: list, pythonpath: str) -> list:
     cmd = [sys.executable, osp.abspath(__file__), '--arch', args.arch,
            '--batch-size', str(args.batch_size), '--iters', str(args.iters),
            '--warmup', str(args.warmup), '--threads', str(args.threads),
-           '--worker', json.dumps(kwargs)]
+           '--worker', json.dumps(variants)]
     env = dict(os.environ, HF_HUB_OFFLINE='1', TRANSFORMERS_OFFLINE='1')
-    if pythonpath:
-        env['PYTHONPATH'] = osp.abspath(pythonpath) + os.pathsep + env.get(
-            'PYTHONPATH', '')
-    # run outside the repository so that PYTHONPATH decides which mmrrsis
+    # the checkout first on the path decides which mmrrsis is imported
+    env['PYTHONPATH'] = osp.abspath(pythonpath) + os.pathsep + env.get(
+        'PYTHONPATH', '')
     out = subprocess.run(cmd, env=env, capture_output=True, text=True,
-                         cwd=osp.dirname(osp.abspath(pythonpath or '/')))
+                         cwd=osp.dirname(osp.abspath(pythonpath)))
     if out.returncode:
-        raise RuntimeError(f'{name} failed:\n{out.stderr[-3000:]}')
-    return float(out.stdout.strip().splitlines()[-1])
+        raise RuntimeError(f'{pythonpath} failed:\n{out.stderr[-3000:]}')
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main(argv=None):
     args = parse_args(argv)
     if args.worker is not None:
-        print(worker(args, json.loads(args.worker)))
+        print(json.dumps(worker(args, json.loads(args.worker))))
         return
     repo = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-    paths = [('this checkout', {}, repo)]
-    if args.plain:
-        paths.append(('this checkout, batched_passes=False',
-                      dict(batched_passes=False), repo))
+    # (name, checkout, variants timed together in one process)
+    runs = [(repo, [('this checkout', {})] + (
+        [('this checkout, batched_passes=False',
+          dict(batched_passes=False))] if args.plain else []))]
     if args.compare:
-        paths.append((f'{args.compare}', {}, args.compare))
-    times = {name: [] for name, _, _ in paths}
-    for _ in range(args.rounds):  # alternate the paths
-        for name, kwargs, path in paths:
-            times[name].append(_run_worker(args, name, kwargs, path))
-    first = statistics.median(times[paths[0][0]])
+        runs.append((args.compare, [(args.compare, {})]))
+    times = {}
+    for _ in range(args.rounds):  # alternate the checkouts
+        for path, variants in runs:
+            res = _run_worker(args, [kw for _, kw in variants], path)
+            for (name, _), r in zip(variants, res):
+                times.setdefault(name, []).append(r)
     print(f'SplitTextEncoder forward+backward, arch={args.arch}, batch '
-          f'{args.batch_size}, {args.threads} threads, median of '
-          f'{args.rounds} runs x {args.iters} iterations')
-    for name, _, _ in paths:
-        t = statistics.median(times[name])
-        print(f'{name:45s} {t * 1e3:8.1f} ms   x{t / first:.2f} of the '
-              'first')
+          f'{args.batch_size}, {args.threads} threads, {args.rounds} runs x '
+          f'{args.iters} iterations (median of the run medians; min)')
+    first = None
+    for name, res in times.items():
+        med = statistics.median(r[0] for r in res)
+        low = min(r[1] for r in res)
+        first = first or (med, low)
+        print(f'{name:45s} {med * 1e3:8.1f} ms (x{med / first[0]:.2f})   '
+              f'min {low * 1e3:8.1f} ms (x{low / first[1]:.2f})')
 
 
 if __name__ == '__main__':
