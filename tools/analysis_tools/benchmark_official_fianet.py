@@ -92,6 +92,12 @@ to rounding (configs/fianet/README.md); a run with depths 2-2-2-2 at 64x64
 trains and infers (the official checkout test); the stand-ins are tested in
 ``tests/test_tools/test_benchmark_official_fianet.py``, which also runs this
 script on a tiny preset when ``MMRRSIS_OFFICIAL_FIANET`` names a checkout.
+Measured with it (2026-12-01, the 2-core CPU while nearly idle, 2 threads,
+480x480, batch 1, ``--warmup 1 --iters 3``): train step 9.99 s, inference
+4.06 s per image (4.04 s in a second run), peak RSS 7206 MiB in training and
+2104 MiB after inference. (configs/fianet/README.md's 9.05 s / 2.87 s /
+6.92 GiB came from an earlier harness on 2026-11-22: compare only figures
+measured back to back.)
 """
 import argparse
 import contextlib
