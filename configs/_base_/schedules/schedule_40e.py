@@ -13,8 +13,12 @@ max_epochs = 40
 base_lr = 5e-5  # LAVT; RMSIN and FIANet (RRSIS-D) use 3e-5
 optim_wrapper = dict(
     type='OptimWrapper',
+    # fused=True: PyTorch's one-kernel AdamW (CPU and CUDA), the same
+    # update as the official for-loop AdamW within float32 rounding
+    # (tests/test_configs.py); 181 M parameters step in 0.16 s instead of
+    # 0.75 s on 2 CPU threads
     optimizer=dict(type='AdamW', lr=base_lr, betas=(0.9, 0.999),
-                   weight_decay=0.01),
+                   weight_decay=0.01, fused=True),
     paramwise_cfg=dict(
         custom_keys={
             'norm': dict(decay_mult=0.0),
