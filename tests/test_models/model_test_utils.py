@@ -5,6 +5,7 @@ so importing helpers from "conftest" would be ambiguous.
 """
 import copy
 import os.path as osp
+import re
 
 import torch
 from mmengine.config import ConfigDict
@@ -93,3 +94,43 @@ def make_samples(texts, img_shape=(64, 64), ori_shape=None, with_gt=True,
             s.gt_sem_seg = PixelData(data=gt)
         samples.append(s)
     return samples
+
+
+# ------------------------------------------ MMSeg Swin -> official release
+#: MMSeg Swin names -> the official Swin release's (written from the
+#: official module names: ``PatchEmbed.proj``, ``BasicLayer.blocks``,
+#: ``WindowAttention``, ``Mlp.fc1`` / ``fc2``); the inverse of
+#: ``mmrrsis.models.utils.ckpt_convert``. Used by the pretrained-loading
+#: tests and the FIANet converter's tests.
+SWIN_TO_OFFICIAL = [
+    (r'^patch_embed\.projection\.', 'patch_embed.proj.'),
+    (r'^stages\.(\d+)\.blocks\.(\d+)\.attn\.w_msa\.',
+     r'layers.\1.blocks.\2.attn.'),
+    (r'^stages\.(\d+)\.blocks\.(\d+)\.ffn\.layers\.0\.0\.',
+     r'layers.\1.blocks.\2.mlp.fc1.'),
+    (r'^stages\.(\d+)\.blocks\.(\d+)\.ffn\.layers\.1\.',
+     r'layers.\1.blocks.\2.mlp.fc2.'),
+    (r'^stages\.', 'layers.'),
+]
+
+
+def swin_rules_to_official(prefix: str = '') -> list:
+    """:data:`SWIN_TO_OFFICIAL` for keys under ``prefix`` (e.g.
+    ``'backbone.'``), which the official names keep."""
+    return [('^' + re.escape(prefix) + pattern[1:], prefix + repl)
+            for pattern, repl in SWIN_TO_OFFICIAL]
+
+
+def swin_value_to_official(key: str, value: torch.Tensor) -> torch.Tensor:
+    """A Swin tensor in the official layout: the patch merging's reduction
+    and norm go from MMSeg's ``Unfold`` channel order to the official
+    concat order (x0, x1, x2, x3); every other tensor as it is."""
+    if 'downsample.reduction' in key:
+        out_c, in_c = value.shape
+        value = value.reshape(out_c, in_c // 4, 4).transpose(1, 2)
+        return value[:, [0, 2, 1, 3], :].reshape(out_c, in_c)
+    if 'downsample.norm' in key:
+        c = value.shape[0]
+        return value.reshape(c // 4, 4).transpose(0, 1)[[0, 2, 1,
+                                                         3]].reshape(c)
+    return value

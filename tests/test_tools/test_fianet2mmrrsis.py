@@ -19,7 +19,7 @@ import mmrrsis  # noqa: F401
 from mmrrsis.apis import load_checkpoint_strict
 
 sys.path.insert(0, osp.join(osp.dirname(osp.dirname(__file__)), 'test_models'))
-from model_test_utils import SWIN_CHANNELS, tiny_segmentor_cfg  # noqa: E402
+import model_test_utils as mtu  # noqa: E402
 from tool_test_utils import REPO_ROOT, tool_env  # noqa: E402
 
 TOOL = osp.join(REPO_ROOT, 'tools', 'model_converters', 'fianet2mmrrsis.py')
@@ -31,15 +31,7 @@ L = r'backbone.layers.\1.'
 OPAB = L + 'object_position_align_blk.'
 # mmrrsis -> official names, written from the official code (lib/backbone.py,
 # lib/text_aware_multiscale_enhancement.py, lib/mask_predictor.py)
-TO_OFFICIAL = [
-    (r'^backbone\.patch_embed\.projection\.', 'backbone.patch_embed.proj.'),
-    (r'^backbone\.stages\.(\d+)\.blocks\.(\d+)\.attn\.w_msa\.',
-     r'backbone.layers.\1.blocks.\2.attn.'),
-    (r'^backbone\.stages\.(\d+)\.blocks\.(\d+)\.ffn\.layers\.0\.0\.',
-     r'backbone.layers.\1.blocks.\2.mlp.fc1.'),
-    (r'^backbone\.stages\.(\d+)\.blocks\.(\d+)\.ffn\.layers\.1\.',
-     r'backbone.layers.\1.blocks.\2.mlp.fc2.'),
-    (r'^backbone\.stages\.', 'backbone.layers.'),
+TO_OFFICIAL = mtu.swin_rules_to_official('backbone.') + [
     (r'^fusions\.(\d+)\.channel_gate\.0\.', L + 'fc1.'),
     (r'^fusions\.(\d+)\.channel_gate\.2\.', L + 'fc2.'),
     (r'^fusions\.(\d+)\.context_attn\.(f_key|f_value)\.',
@@ -72,18 +64,6 @@ TO_OFFICIAL = [
 ]
 
 
-def _swin_order_reduction(w):
-    """Inverse of the converter's reduction re-ordering."""
-    out_c, in_c = w.shape
-    w = w.reshape(out_c, in_c // 4, 4).transpose(1, 2)
-    return w[:, [0, 2, 1, 3], :].reshape(out_c, in_c)
-
-
-def _swin_order_norm(w):
-    c = w.shape[0]
-    return w.reshape(c // 4, 4).transpose(0, 1)[[0, 2, 1, 3]].reshape(c)
-
-
 def to_official(state):
     out = {}
     for key, value in state.items():
@@ -93,11 +73,7 @@ def to_official(state):
                 break
         else:
             raise KeyError(key)
-        if 'downsample.reduction' in key:
-            value = _swin_order_reduction(value)
-        elif 'downsample.norm' in key:
-            value = _swin_order_norm(value)
-        out[new] = value.clone()
+        out[new] = mtu.swin_value_to_official(key, value).clone()
         m = re.match(r'^fusions\.(\d+)\.object_gate\.0\.weight$', key)
         if m:  # built, never used, in every official stage
             out[f'backbone.layers.{m[1]}.object_position_align_blk.'
@@ -107,9 +83,9 @@ def to_official(state):
 
 def tiny_fianet():
     init_default_scope('mmseg')
-    cfg = tiny_segmentor_cfg(
-        fusion=dict(type='FIAM', in_channels=list(SWIN_CHANNELS)),
-        neck=dict(type='TMEM', in_channels=list(SWIN_CHANNELS),
+    cfg = mtu.tiny_segmentor_cfg(
+        fusion=dict(type='FIAM', in_channels=list(mtu.SWIN_CHANNELS)),
+        neck=dict(type='TMEM', in_channels=list(mtu.SWIN_CHANNELS),
                   text_channels=None, num_blocks=2))
     cfg['text_encoder'] = dict(
         type='SplitTextEncoder',

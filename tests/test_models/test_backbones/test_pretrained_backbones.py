@@ -20,7 +20,9 @@ import torch
 import torch.nn.functional as F
 from mmengine.config import Config, ConfigDict
 from mmseg.registry import MODELS
-from model_test_utils import REPO_ROOT, tiny_head_cfg, tiny_segmentor_cfg
+from model_test_utils import (REPO_ROOT, swin_rules_to_official,
+                              swin_value_to_official, tiny_head_cfg,
+                              tiny_segmentor_cfg)
 
 from mmrrsis.models.backbones import PretrainedSwinTransformer
 from mmrrsis.models.backbones.stage_runner import (run_with_fusion,
@@ -58,27 +60,7 @@ def swin_cfg(checkpoint=None, **kwargs):
 
 
 # ------------------------------------------------- official layout (inverse)
-def _official_reduction(w):
-    """MMSeg Unfold order -> official concat order (x0, x1, x2, x3)."""
-    out_c, in_c = w.shape
-    w = w.reshape(out_c, in_c // 4, 4).transpose(1, 2)
-    return w[:, [0, 2, 1, 3], :].reshape(out_c, in_c)
-
-
-def _official_norm(w):
-    c = w.shape[0]
-    return w.reshape(c // 4, 4).transpose(0, 1)[[0, 2, 1, 3]].reshape(c)
-
-
-TO_OFFICIAL = [
-    (r'^patch_embed\.projection\.', 'patch_embed.proj.'),
-    (r'^stages\.(\d+)\.blocks\.(\d+)\.attn\.w_msa\.',
-     r'layers.\1.blocks.\2.attn.'),
-    (r'^stages\.(\d+)\.blocks\.(\d+)\.ffn\.layers\.0\.0\.',
-     r'layers.\1.blocks.\2.mlp.fc1.'),
-    (r'^stages\.(\d+)\.blocks\.(\d+)\.ffn\.layers\.1\.',
-     r'layers.\1.blocks.\2.mlp.fc2.'),
-    (r'^stages\.', 'layers.'),
+TO_OFFICIAL = swin_rules_to_official() + [
     (r'^patch_embed\.norm\.', 'patch_embed.norm.'),
 ]
 
@@ -99,11 +81,7 @@ def swin_to_official(state, num_classes=10):
                 break
         else:
             raise KeyError(key)
-        if 'downsample.reduction' in key:
-            value = _official_reduction(value)
-        elif 'downsample.norm' in key:
-            value = _official_norm(value)
-        out[new] = value.clone()
+        out[new] = swin_value_to_official(key, value).clone()
         m = re.match(r'^layers\.(\d+)\.blocks\.(\d+)\.norm1\.weight$', new)
         if m and int(m[2]) % 2 == 1:
             out[f'layers.{m[1]}.blocks.{m[2]}.attn_mask'] = torch.zeros(
