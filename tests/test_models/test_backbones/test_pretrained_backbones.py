@@ -20,9 +20,9 @@ import torch
 import torch.nn.functional as F
 from mmengine.config import Config, ConfigDict
 from mmseg.registry import MODELS
-from model_test_utils import (REPO_ROOT, swin_rules_to_official,
+from model_test_utils import (REPO_ROOT, SWIN_CHANNELS, swin_rules_to_official,
                               swin_value_to_official, tiny_head_cfg,
-                              tiny_segmentor_cfg)
+                              tiny_segmentor_cfg, tiny_swin_cfg)
 
 from mmrrsis.models.backbones import PretrainedSwinTransformer
 from mmrrsis.models.backbones.stage_runner import (run_with_fusion,
@@ -34,25 +34,17 @@ from mmrrsis.models.utils.pretrained import (PretrainedCoverageError,
                                              pretrained_coverage)
 
 CONFIG_DIR = Path(REPO_ROOT) / 'configs'
-CHANNELS = [16, 32, 64, 128]
+CHANNELS = SWIN_CHANNELS
 OUT_NORMS = re.compile(r'^norm\d\.')
 
 
 def swin_cfg(checkpoint=None, **kwargs):
-    """Tiny Swin: two blocks in stages 0 and 2 (so shifted blocks, with the
-    release's ``attn_mask``), window 4, 64 px."""
-    cfg = dict(
+    """Tiny Swin (``model_test_utils.tiny_swin_cfg``) with two blocks in
+    stages 0 and 2 (so shifted blocks, with the release's ``attn_mask``),
+    window 4, 64 px."""
+    cfg = tiny_swin_cfg(
         type='PretrainedSwinTransformer',
-        pretrain_img_size=64,
-        embed_dims=CHANNELS[0],
-        patch_size=4,
-        window_size=4,
-        mlp_ratio=2,
         depths=[2, 1, 2, 1],
-        num_heads=[1, 2, 2, 4],
-        strides=(4, 2, 2, 2),
-        out_indices=(0, 1, 2, 3),
-        drop_path_rate=0.0,
         init_cfg=None if checkpoint is None else dict(
             type='Pretrained', checkpoint=str(checkpoint)))
     cfg.update(kwargs)
