@@ -9,6 +9,15 @@ bash "$ROOT/tools/setup_env.sh"
 . "${MMRRSIS_VENV:-$ROOT/.venv}/bin/activate"
 cd "$ROOT"
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+# the tool tests write ~4 GB of checkpoints under pytest's temp dir
+tmp_root="${TMPDIR:-/tmp}"
+free_kb=$(df -Pk "$tmp_root" | awk 'NR==2 {print $4}')
+echo "[run_tests] free space under $tmp_root: $((free_kb / 1024 / 1024)) GiB"
+if [ "$free_kb" -lt $((6 * 1024 * 1024)) ]; then
+  echo "[run_tests] WARNING: under 6 GiB free under $tmp_root; the tool" \
+       "tests write ~4 GB of checkpoints and may fail with 'No space left" \
+       "on device'. Free space or point TMPDIR elsewhere."
+fi
 lint_status=0
 bash tools/lint.sh || lint_status=$?
 # projects/: every project carries its own tests (projects/README.md)
