@@ -132,3 +132,92 @@ def format_flops(result: dict) -> List[str]:
         lines.append(f'  {part}: {flops / 2 / b / 1e9:.4g} GMACs '
                      f'({share:.0%})')
     return lines
+
+
+def training_flops(model: torch.nn.Module, inputs: Tensor,
+                   data_samples: List) -> dict:
+    """Count the FLOPs of one training step: the loss forward pass and its
+    backward pass (the optimiser step does no matrix work and is not
+    counted).
+
+    This is the "model FLOPs" of model FLOPs utilisation (MFU): what the
+    step computes, counted once. Recomputation (``with_cp``) is counted as
+    it runs, so switch it off for the MFU convention.
+
+    Args:
+        model: A referring segmentor in train mode, inputs already through
+            its data preprocessor.
+        inputs (Tensor): Images, shape (B, 3, H, W).
+        data_samples (list[SegDataSample]): One per image, with their
+            sentence (``text``) and ``gt_sem_seg``.
+
+    Returns:
+        dict: ``flops`` (the whole batch, 2 per multiply-add),
+        ``forward_flops`` and ``backward_flops`` (their split) and
+        ``batch_size``. The parameters' gradients are cleared afterwards.
+    """
+    from torch.utils.flop_counter import FlopCounterMode
+    inner = getattr(model, 'module', model)
+    encoder = getattr(inner, 'text_encoder', None)
+    cache_size = getattr(encoder, 'cache_size', None)
+    if cache_size:
+        encoder.cache_size = 0
+    forward = FlopCounterMode(display=False)
+    backward = FlopCounterMode(display=False)
+    try:
+        with torch.enable_grad():
+            with forward:
+                losses = inner.loss(inputs, data_samples)
+                loss, _ = inner.parse_losses(losses)
+            with backward:
+                loss.backward()
+    finally:
+        if cache_size:
+            encoder.cache_size = cache_size
+        for p in inner.parameters():
+            p.grad = None
+    fwd = int(forward.get_total_flops())
+    bwd = int(backward.get_total_flops())
+    return dict(flops=fwd + bwd, forward_flops=fwd, backward_flops=bwd,
+                batch_size=inputs.shape[0])
+
+
+#: Dense peak tensor-core throughput in TFLOP/s (vendor data sheets, SXM
+#: parts where there are two): ``'16bit'`` for bf16/fp16 autocast,
+#: ``'tf32'`` for float32 runs (PyTorch runs convolutions in TF32 by
+#: default; float32 matrix multiplies stay full precision unless
+#: ``torch.backends.cuda.matmul.allow_tf32`` is set, so MFU against the TF32
+#: peak is a lower bound). Matched by substring of the device name, first
+#: match wins.
+PEAK_TFLOPS = (
+    ('H200', {'16bit': 989.4, 'tf32': 494.7}),
+    ('H100 PCIe', {'16bit': 756.0, 'tf32': 378.0}),
+    ('H100', {'16bit': 989.4, 'tf32': 494.7}),
+    ('A100', {'16bit': 312.0, 'tf32': 156.0}),
+    ('L40S', {'16bit': 362.1, 'tf32': 183.0}),
+    ('A10', {'16bit': 125.0, 'tf32': 62.5}),
+    ('RTX 4090', {'16bit': 165.2, 'tf32': 82.6}),
+    ('V100', {'16bit': 125.0, 'tf32': None}),
+)
+
+
+def peak_tflops(device_name: str, precision: str) -> Optional[float]:
+    """The dense peak TFLOP/s of a GPU from :data:`PEAK_TFLOPS`.
+
+    Args:
+        device_name (str): ``torch.cuda.get_device_name()``, e.g.
+            ``'NVIDIA H200'``.
+        precision (str): ``'bf16'``, ``'fp16'`` or ``'fp32'``.
+
+    Returns:
+        float | None: None for an unknown device (the CPU included) or a
+        precision the device has no tensor cores for.
+    """
+    if precision not in ('bf16', 'fp16', 'fp32'):
+        raise ValueError(f'precision must be bf16, fp16 or fp32, not '
+                         f'{precision!r}')
+    key = 'tf32' if precision == 'fp32' else '16bit'
+    for name, peaks in PEAK_TFLOPS:
+        if name.lower() in device_name.lower():
+            return peaks[key]
+    return None

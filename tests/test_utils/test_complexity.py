@@ -8,7 +8,8 @@ from mmengine.registry import init_default_scope
 
 import mmrrsis  # noqa: F401
 from mmrrsis.utils.complexity import (format_flops, is_referring_model,
-                                      referring_flops)
+                                      peak_tflops, referring_flops,
+                                      training_flops)
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -53,3 +54,60 @@ def test_batch_counts_every_image(crobim):
     two = referring_flops(crobim, torch.rand(2, 3, 96, 96))
     assert two['flops'] == pytest.approx(2 * one['flops'], rel=0.01)
     assert two['batch_size'] == 2
+
+
+def _tiny_lavt_batch(model, batch_size=2, size=96):
+    from mmengine.structures import PixelData
+    from mmseg.structures import SegDataSample
+    samples = []
+    for i in range(batch_size):
+        s = SegDataSample(metainfo=dict(
+            text=['the red building', 'the pool at the top'][i % 2],
+            img_shape=(size, size), ori_shape=(size, size),
+            pad_shape=(size, size)))
+        gt = torch.zeros((1, size, size), dtype=torch.long)
+        gt[:, :size // 2, :size // 3] = 1
+        s.gt_sem_seg = PixelData(data=gt)
+        samples.append(s)
+    inputs = [torch.randint(0, 256, (3, size, size), dtype=torch.uint8)
+              for _ in range(batch_size)]
+    return dict(inputs=inputs, data_samples=samples)
+
+
+def test_training_flops_forward_and_backward():
+    """A training step's FLOPs: the loss forward pass counts what the
+    inference count does; the backward pass about twice the trainable
+    part's forward (a gradient for the input and one for the weight of
+    every matmul / convolution; the frozen MiniLM has none, the first
+    convolution no input gradient)."""
+    from mmseg.registry import MODELS
+    cfg = Config.fromfile(
+        osp.join(REPO_ROOT, 'configs', 'lavt', 'lavt_tiny_synthetic.py'))
+    init_default_scope('mmseg')
+    model = MODELS.build(cfg.model)
+    assert not any(p.requires_grad
+                   for p in model.text_encoder.parameters())
+    torch.manual_seed(0)
+    batch = _tiny_lavt_batch(model)
+    model.train()
+    data = model.data_preprocessor(batch, True)
+    train = training_flops(model, data['inputs'], data['data_samples'])
+    model.eval()
+    data = model.data_preprocessor(_tiny_lavt_batch(model), False)
+    infer = referring_flops(model, data['inputs'], data['data_samples'])
+    assert train['batch_size'] == 2
+    assert train['flops'] == train['forward_flops'] + train['backward_flops']
+    assert train['forward_flops'] == pytest.approx(infer['flops'], rel=0.01)
+    trainable_fwd = infer['flops'] - infer['parts']['text_encoder']
+    assert 1.5 * trainable_fwd < train['backward_flops'] < 2.0 * trainable_fwd
+    assert all(p.grad is None for p in model.parameters())
+
+
+def test_peak_tflops_table():
+    assert peak_tflops('NVIDIA H200', 'bf16') == 989.4
+    assert peak_tflops('NVIDIA H100 80GB HBM3', 'fp32') == 494.7
+    assert peak_tflops('NVIDIA H100 PCIe', 'fp16') == 756.0
+    assert peak_tflops('cpu x2 threads', 'bf16') is None
+    assert peak_tflops('Tesla V100-SXM2-16GB', 'fp32') is None
+    with pytest.raises(ValueError, match='precision'):
+        peak_tflops('NVIDIA H200', 'int8')

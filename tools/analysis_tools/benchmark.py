@@ -48,6 +48,15 @@ multiply-add), split by module (text encoder, backbone, fusion, neck,
 head). The count depends on the number of tokens: configs that pad to
 ``max_length`` (the default) count the same for every sentence.
 
+``--mfu`` counts the FLOPs of one training step (the loss forward pass and
+its backward pass, :func:`mmrrsis.utils.complexity.training_flops`) and of
+one inference batch, and prints the achieved TFLOP/s and the model FLOPs
+utilisation (MFU: achieved / peak). The peak is ``--peak-tflops`` or, on a
+known GPU, its data-sheet dense tensor-core figure for the precision
+(``--amp --amp-dtype bfloat16``: the 16-bit peak; float32: the TF32 peak).
+``tools/analysis_tools/benchmark_suite.py`` runs every paper config in
+fp32 and bf16, eager and compiled, and tabulates these figures.
+
 Inputs are random images and real-looking sentences; no dataset is read.
 ``--random-text-encoder`` builds the config's BERT architecture with random
 weights (tokenizer: the offline all-MiniLM-L6-v2 vocabulary, which is
@@ -83,7 +92,9 @@ from mmseg.registry import MODELS  # noqa: E402
 from mmseg.structures import SegDataSample  # noqa: E402
 
 from mmrrsis.utils.complexity import format_flops  # noqa: E402
+from mmrrsis.utils.complexity import peak_tflops  # noqa: E402
 from mmrrsis.utils.complexity import referring_flops  # noqa: E402
+from mmrrsis.utils.complexity import training_flops  # noqa: E402
 from mmrrsis.utils.offline_model import offline_model_cfg  # noqa: E402
 from mmrrsis.utils.part_timer import PartTimer, profile_table  # noqa: E402
 
@@ -122,7 +133,17 @@ def _parser_for_split() -> argparse.ArgumentParser:
     p.add_argument('--warmup', type=int, default=2)
     p.add_argument('--iters', type=int, default=5)
     p.add_argument('--amp', action='store_true',
-                   help='autocast (bf16 on CPU, fp16 on GPU)')
+                   help='autocast (bf16 on CPU, fp16 on GPU unless '
+                   '--amp-dtype)')
+    p.add_argument('--amp-dtype', choices=['float16', 'bfloat16'],
+                   help='autocast dtype of --amp')
+    p.add_argument('--mfu', action='store_true',
+                   help='count the FLOPs of a training step (forward + '
+                   'backward) and of an inference batch, and print the '
+                   'achieved TFLOP/s and model FLOPs utilisation')
+    p.add_argument('--peak-tflops', type=float, default=None,
+                   help='peak TFLOP/s for --mfu (default: the data-sheet '
+                   'figure of known GPUs for the precision; none on CPU)')
     p.add_argument('--random-text-encoder', action='store_true',
                    help='random weights of the configured text encoder size')
     p.add_argument('--text-width', type=int, default=768,
@@ -281,14 +302,21 @@ def main():
     n_params = sum(p.numel() for p in model.parameters())
     n_train = sum(p.numel() for p in model.parameters() if p.requires_grad)
     dev = args.device
-    amp_dtype = torch.float16 if dev.startswith('cuda') else torch.bfloat16
+    if args.amp_dtype:
+        amp_dtype = getattr(torch, args.amp_dtype)
+    else:
+        amp_dtype = torch.float16 if dev.startswith(
+            'cuda') else torch.bfloat16
     batch = make_batch(model, args, size)
     figures = dict(config=args.config, device=dev,
                    device_name=(torch.cuda.get_device_name(0)
                                 if dev.startswith('cuda') else
                                 f'cpu x{torch.get_num_threads()} threads'),
                    batch_size=args.batch_size, img_size=list(size),
-                   amp=args.amp, params_M=round(n_params / 1e6, 2),
+                   amp=args.amp,
+                   precision=({torch.float16: 'fp16', torch.bfloat16: 'bf16'
+                               }[amp_dtype] if args.amp else 'fp32'),
+                   params_M=round(n_params / 1e6, 2),
                    trainable_params_M=round(n_train / 1e6, 2))
     if args.compile or args.channels_last:
         figures.update(compile=args.compile, channels_last=args.channels_last)
@@ -313,6 +341,7 @@ def main():
             print(f'  {line}')
     if args.flops_only:
         return _report(figures, args)
+    mfu_flops = count_mfu_flops(model, args, size) if args.mfu else None
 
     # ---- inference (predict mode, batch of args.batch_size)
     def infer():
@@ -334,6 +363,10 @@ def main():
         args.batch_size / max(statistics.median(t), 1e-9), 2)
     if first:
         figures['infer_first_s'] = round(first[0], 3)
+    if mfu_flops:
+        figures.update(utilisation(
+            'infer', mfu_flops['infer'], statistics.median(t),
+            _peak(args, figures)))
     figures['infer_peak_mem_MiB'] = round(
         torch.cuda.max_memory_allocated() / 2**20 if dev.startswith('cuda')
         else _rss_mib(), 1)
@@ -350,16 +383,22 @@ def main():
     if not args.skip_train:
         model.train()
         optim_cfg = dict(cfg.optim_wrapper)
-        if args.amp:
+        # MMEngine's AmpOptimWrapper refuses the CPU: there the step runs
+        # under a bf16 autocast context with the plain wrapper (bf16 needs
+        # no loss scaling)
+        cpu_amp = args.amp and not dev.startswith('cuda')
+        if args.amp and not cpu_amp:
             optim_cfg['type'] = 'AmpOptimWrapper'
-            optim_cfg['dtype'] = 'float16' if dev.startswith(
-                'cuda') else 'bfloat16'
+            optim_cfg['dtype'] = {
+                torch.float16: 'float16', torch.bfloat16: 'bfloat16'
+            }[amp_dtype]
         optim = build_optim_wrapper(model, optim_cfg)
         if dev.startswith('cuda'):
             torch.cuda.reset_peak_memory_stats()
 
         def step():
-            model.train_step(batch, optim)
+            with torch.autocast('cpu', dtype=amp_dtype, enabled=cpu_amp):
+                model.train_step(batch, optim)
 
         first = [] if args.compile else None
         t = timed(step, warmup, args.iters, dev, first)
@@ -368,6 +407,10 @@ def main():
             args.batch_size / max(statistics.median(t), 1e-9), 2)
         if first:
             figures['train_first_step_s'] = round(first[0], 3)
+        if mfu_flops:
+            figures.update(utilisation(
+                'train', mfu_flops['train'], statistics.median(t),
+                _peak(args, figures)))
         figures['train_peak_mem_MiB'] = round(
             torch.cuda.max_memory_allocated() / 2**20
             if dev.startswith('cuda') else _rss_mib(), 1)
@@ -390,6 +433,42 @@ def main():
                     print(line)
 
     return _report(figures, args)
+
+
+def count_mfu_flops(model, args, size) -> dict:
+    """FLOPs of one inference batch and one training step (forward +
+    backward) of ``args.batch_size`` images, counted eagerly in float32
+    (autocast does not change the count)."""
+    batch = make_batch(model, args, size)
+    model.eval()
+    data = model.data_preprocessor(batch, False)
+    infer = referring_flops(model, data['inputs'], data['data_samples'])
+    model.train()
+    data = model.data_preprocessor(make_batch(model, args, size), True)
+    train = training_flops(model, data['inputs'], data['data_samples'])
+    model.eval()
+    return dict(infer=infer['flops'], train=train['flops'])
+
+
+def _peak(args, figures: dict) -> Optional[float]:
+    if args.peak_tflops:
+        return args.peak_tflops
+    if not args.device.startswith('cuda'):
+        return None
+    return peak_tflops(figures['device_name'], figures['precision'])
+
+
+def utilisation(phase: str, flops: int, seconds: float,
+                peak: Optional[float]) -> dict:
+    """``{phase}_TFLOP`` (one batch), ``{phase}_TFLOPs_achieved`` and,
+    with a peak, ``{phase}_MFU`` (achieved / peak) and ``peak_TFLOPs``."""
+    achieved = flops / max(seconds, 1e-12) / 1e12
+    out = {f'{phase}_TFLOP': round(flops / 1e12, 6),
+           f'{phase}_TFLOPs_achieved': round(achieved, 3)}
+    if peak:
+        out[f'{phase}_MFU'] = round(achieved / peak, 4)
+        out['peak_TFLOPs'] = peak
+    return out
 
 
 def profiled_train_step(model, batch, optim, timer: PartTimer) -> None:
