@@ -81,17 +81,17 @@ def test_budget_cuts_compiled_runs_and_failures_go_on(tmp_path, monkeypatch):
     ])
     got = [(r['name'], r['status']) for r in records]
     # four eager runs (40 s) fit; the failed one is recorded and the rest
-    # go on; the first compiled run is expected to take 3 x 10 s and fits
-    # in the 30 s left; after it took 40 s, none is left for the others
+    # go on; compiled runs start with bf16; the first is expected to take
+    # 3 x 10 s and fits in the 30 s left; after it took 40 s, none is left
     assert got == [('a-fp32-eager', 'ok'), ('a-bf16-eager', 'ok'),
                    ('b-fp32-eager', 'ok'),
                    ('b-bf16-eager', 'failed (exit 1)'),
-                   ('a-fp32-compile', 'ok'),
-                   ('a-bf16-compile', 'skipped (budget)'),
-                   ('b-fp32-compile', 'skipped (budget)'),
-                   ('b-bf16-compile', 'skipped (budget)')]
+                   ('a-bf16-compile', 'ok'),
+                   ('b-bf16-compile', 'skipped (budget)'),
+                   ('a-fp32-compile', 'skipped (budget)'),
+                   ('b-fp32-compile', 'skipped (budget)')]
     # a run never gets more time than the budget has left
-    assert calls[-1] == ('a-fp32-compile', 30.0)
+    assert calls[-1] == ('a-bf16-compile', 30.0)
     summary = json.loads((tmp_path / 'out' / 'summary.json').read_text())
     assert [r['status'] for r in summary] == [s for _, s in got]
     table = (tmp_path / 'out' / 'summary.md').read_text()

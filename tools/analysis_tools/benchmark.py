@@ -417,7 +417,9 @@ def main():
         if args.profile:
             timer = PartTimer(model, dev)
             for _ in range(max(1, args.iters)):
-                profiled_train_step(model, batch, optim, timer)
+                with torch.autocast('cpu', dtype=amp_dtype,
+                                    enabled=cpu_amp):
+                    profiled_train_step(model, batch, optim, timer)
             profile['train'] = _profile_figures(
                 timer, args.iters, statistics.median(t))
     if profile:

@@ -4,9 +4,9 @@ utilisation (MFU).
 
 Each run is ``tools/analysis_tools/benchmark.py CONFIG --mfu
 --random-text-encoder ...`` in a fresh process (``--amp --amp-dtype
-bfloat16`` for bf16, ``--compile`` for compiled). Eager runs go first and
-compiled runs last, so a budget that runs out cuts the slow compilations,
-not the table's backbone. A run is skipped, not started, when the time left
+bfloat16`` for bf16, ``--compile`` for compiled). Eager runs go first,
+then compiled bf16 runs, then compiled fp32 runs, so a budget that runs out
+cuts the slow compilations, not the table's backbone. A run is skipped, not started, when the time left
 is under the longest run of its kind so far (compiled runs: three times the
 longest eager run until one has finished); a run that fails or times out is
 recorded with the end of its output and the suite goes on. The summary
@@ -85,18 +85,23 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 
 def plan(args) -> List[Dict]:
-    """The runs in order: every eager run, then every compiled one."""
+    """The runs in order: every config eager (fp32, then bf16), then every
+    config compiled in bf16 (what GPU training uses), then compiled in
+    fp32."""
+    def run(cfg, precision, mode):
+        name = osp.splitext(osp.basename(cfg))[0]
+        return dict(config=cfg, precision=precision, mode=mode,
+                    name=f'{name}-{precision}-{mode}')
+
+    precisions = [p for p in PRECISIONS if p in args.precisions]
     runs = []
-    for mode in MODES:
-        if mode not in args.modes:
-            continue
-        for cfg in args.configs:
-            for precision in PRECISIONS:
-                if precision in args.precisions:
-                    name = osp.splitext(osp.basename(cfg))[0]
-                    runs.append(dict(config=cfg, precision=precision,
-                                     mode=mode,
-                                     name=f'{name}-{precision}-{mode}'))
+    if 'eager' in args.modes:
+        runs += [run(c, p, 'eager') for c in args.configs for p in precisions]
+    if 'compile' in args.modes:
+        runs += [
+            run(c, p, 'compile') for p in reversed(precisions)
+            for c in args.configs
+        ]
     return runs
 
 
