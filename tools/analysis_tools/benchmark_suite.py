@@ -5,11 +5,12 @@ utilisation (MFU).
 Each run is ``tools/analysis_tools/benchmark.py CONFIG --mfu
 --random-text-encoder ...`` in a fresh process (``--amp --amp-dtype
 bfloat16`` for bf16, ``--compile`` for compiled). Eager runs go first,
-then compiled bf16 runs, then compiled fp32 runs, so a budget that runs out
-cuts the slow compilations, not the table's backbone. A run is skipped, not started, when the time left
-is under the longest run of its kind so far (compiled runs: three times the
-longest eager run until one has finished); a run that fails or times out is
-recorded with the end of its output and the suite goes on. The summary
+then compiled bf16 runs, then compiled fp32 runs, so a budget that runs
+out cuts the slow compilations, not the table's backbone. A run is skipped,
+not started, when the time left is under the longest run of its kind so far
+(compiled runs: three times the longest eager run until one has finished);
+a run that fails or times out is recorded with the end of its output and
+the suite goes on. The summary
 (``summary.md``, ``summary.json``) is rewritten after every run, so a
 killed suite keeps what it measured; each run's log and JSON are under
 ``OUT_DIR/runs``.
