@@ -51,7 +51,7 @@ COLUMNS = [('train_img_per_s', 'train img/s', '{:.2f}'),
            ('infer_img_per_s', 'infer img/s', '{:.2f}'),
            ('train_peak_mem_MiB', 'train peak MiB', '{:.0f}'),
            ('infer_peak_mem_MiB', 'infer peak MiB', '{:.0f}'),
-           ('train_TFLOPs_achieved', 'train TFLOP/s', '{:.1f}'),
+           ('train_TFLOPs_achieved', 'train TFLOP/s', '{:.3g}'),
            ('train_MFU', 'train MFU', '{:.1%}'),
            ('infer_MFU', 'infer MFU', '{:.1%}'),
            ('train_first_step_s', 'compile + 1st step s', '{:.0f}')]
