@@ -10,7 +10,6 @@ official model on a tiny preset; without it that test is skipped.
 """
 import ast
 import importlib
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -21,7 +20,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from tool_test_utils import REPO_ROOT, tail, tool_env
+from tool_test_utils import REPO_ROOT, load_script, tail, tool_env
 
 SCRIPT = osp.join(REPO_ROOT, 'tools', 'analysis_tools',
                   'benchmark_official_fianet.py')
@@ -31,11 +30,7 @@ KEYS = ('params_M', 'train_step_s', 'infer_s_per_image',
 
 
 def _load_script():
-    spec = importlib.util.spec_from_file_location('benchmark_official_fianet',
-                                                  SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script(SCRIPT)
 
 
 bench = _load_script()

@@ -5,14 +5,13 @@ LAVT, 64 px, one iteration); the flag filtering and the ratio arithmetic
 run in-process against a stub "old checkout" whose benchmark knows fewer
 flags.
 """
-import importlib.util
 import json
 import os.path as osp
 import sys
 import textwrap
 
 import pytest
-from tool_test_utils import CONFIG, REPO_ROOT, run_tool, tail
+from tool_test_utils import CONFIG, REPO_ROOT, load_script, run_tool, tail
 
 TOOL = osp.join(REPO_ROOT, 'tools', 'analysis_tools', 'benchmark.py')
 FAST = ['--iters', '1', '--warmup', '0', '--img-size', '64']
@@ -85,10 +84,7 @@ STUB = textwrap.dedent('''
 
 
 def _tool_module():
-    spec = importlib.util.spec_from_file_location('bench_tool', TOOL)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script(TOOL, 'bench_tool')
 
 
 @pytest.fixture

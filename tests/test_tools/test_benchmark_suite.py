@@ -6,22 +6,18 @@ on the CPU, the summary files. The budget and failure handling run
 in-process with a stand-in for the run itself (durations chosen by the
 test), since real durations on a shared CPU are not reproducible.
 """
-import importlib.util
 import json
 import os.path as osp
 import sys
 
 import pytest
-from tool_test_utils import CONFIG, REPO_ROOT, run_tool, tail
+from tool_test_utils import CONFIG, REPO_ROOT, load_script, run_tool, tail
 
 TOOL = osp.join(REPO_ROOT, 'tools', 'analysis_tools', 'benchmark_suite.py')
 
 
 def _load_suite():
-    spec = importlib.util.spec_from_file_location('benchmark_suite', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(TOOL)
 
 
 def test_suite_on_the_tiny_config(tmp_path):

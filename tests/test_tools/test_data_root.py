@@ -1,12 +1,11 @@
 """Where the data is: ``--data-root`` / ``data_root=`` reach every split,
 the demo writes where the tiny configs read, every config checks files."""
 import glob
-import importlib.util
 import os.path as osp
 import shutil
 
 import pytest
-from tool_test_utils import REPO_ROOT
+from tool_test_utils import REPO_ROOT, load_script
 
 from mmrrsis.apis.runtime import load_config, set_data_root
 
@@ -104,10 +103,7 @@ def test_tiny_config_drops_a_missing_image(refseg_data, tmp_path):
     'fianet/fianet_tiny_synthetic.py', 'btdnet/btdnet_tiny_synthetic.py'])
 def test_demo_writes_where_the_tiny_configs_read(config):
     from mmengine.config import Config
-    spec = importlib.util.spec_from_file_location(
-        'synthetic_demo', osp.join(REPO_ROOT, 'demo', 'synthetic_demo.py'))
-    demo = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(demo)
+    demo = load_script('demo/synthetic_demo.py')
     cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs', config))
     for key in LOADERS:
         # the tools run from the repository root

@@ -1,7 +1,6 @@
 """tools/infer_batch.py (issue 12, items 2 and 6): bad rows recorded and
 skipped, reruns resume, a killed job leaves no half-written file."""
 import csv
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -16,16 +15,14 @@ import pytest
 
 pytest.importorskip('rasterio')
 from scene_test_utils import RedObjectModel, write_scene  # noqa: E402
-from tool_test_utils import CONFIG, REPO_ROOT, tail, tool_env  # noqa: E402
+from tool_test_utils import (CONFIG, REPO_ROOT, load_script,  # noqa: E402
+                             tail, tool_env)
 
 TOOL = osp.join(REPO_ROOT, 'tools', 'infer_batch.py')
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location('infer_batch_tool', TOOL)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script(TOOL, 'infer_batch_tool')
 
 
 def _inputs(folder):

@@ -1,19 +1,12 @@
 """The large-scene benchmark's scenes: mosaics of training-size tiles with
 whole-scene sentences that name exactly one object."""
-import importlib.util
-import os.path as osp
-
 import numpy as np
-from tool_test_utils import REPO_ROOT
+from tool_test_utils import load_script
 
 
 def _bench():
-    path = osp.join(REPO_ROOT, 'tools', 'analysis_tools',
-                    'large_scene_benchmark.py')
-    spec = importlib.util.spec_from_file_location('large_scene_bench', path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script('tools/analysis_tools/large_scene_benchmark.py',
+                       'large_scene_bench')
 
 
 def test_mosaic_and_whole_scene_sentences():

@@ -1,23 +1,19 @@
 """tools/analysis_tools/print_recipe.py: what a run of a paper config will
 do (batch, iterations, parameter groups, loss, protocol, pretrained
 coverage), computed from the config and the optimiser MMEngine builds."""
-import importlib.util
 import os.path as osp
 
 import pytest
 import torch
 from mmengine.config import Config
+from tool_test_utils import load_script
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 @pytest.fixture(scope='module')
 def tool():
-    spec = importlib.util.spec_from_file_location(
-        'print_recipe', osp.join(REPO, 'tools/analysis_tools/print_recipe.py'))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script('tools/analysis_tools/print_recipe.py')
 
 
 def test_iterations_follow_mmengine_default_sampler(tool):

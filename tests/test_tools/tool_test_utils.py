@@ -5,6 +5,7 @@ thread per process (oversubscribed OpenMP threads make a shared CPU ~10x
 slower), ``num_workers=0``, small batches, a few iterations.
 """
 
+import importlib.util
 import math
 import os
 import os.path as osp
@@ -27,6 +28,18 @@ TOOL_TIMEOUT = 300  # s, per tool run
 
 
 # ------------------------------------------------------------------ helpers
+def load_script(path: str, name: Optional[str] = None):
+    """Import a script (``tools/...py``, ``demo/...py``; relative to the
+    repository root or absolute) as a module, to test its functions
+    in-process."""
+    path = osp.join(REPO_ROOT, path)
+    name = name or osp.splitext(osp.basename(path))[0]
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def tool_env(**extra: str) -> Dict[str, str]:
     """Environment for a tool subprocess.
 
