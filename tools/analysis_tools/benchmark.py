@@ -54,6 +54,9 @@ one inference batch, and prints the achieved TFLOP/s and the model FLOPs
 utilisation (MFU: achieved / peak). The peak is ``--peak-tflops`` or, on a
 known GPU, its data-sheet dense tensor-core figure for the precision
 (``--amp --amp-dtype bfloat16``: the 16-bit peak; float32: the TF32 peak).
+The count runs before the timings; on the CPU the resident-set high-water
+mark cannot be reset, so there the inference peak memory printed with
+``--mfu`` includes the counted training step (GPU peaks are reset).
 ``tools/analysis_tools/benchmark_suite.py`` runs every paper config in
 fp32 and bf16, eager and compiled, and tabulates these figures.
 
