@@ -68,9 +68,18 @@ class BaseReferringFusion(BaseModule):
     def __call__(self, *args, **kwargs):
         if (self.with_cp or _CHECKPOINTING.get()) and self.training \
                 and torch.is_grad_enabled():
-            return cp.checkpoint(super().__call__, *args,
+            return cp.checkpoint(self._call_unchecked, *args,
                                  use_reentrant=False, **kwargs)
         return super().__call__(*args, **kwargs)
+
+    def _call_unchecked(self, *args, **kwargs):
+        # The block is checkpointed as a whole: blocks nested inside it
+        # (FIAM's context PWAM) run plainly, in the forward pass and in the
+        # recomputation alike. The context that switched checkpointing on
+        # is gone when backward recomputes, so a nested block that read it
+        # would save other tensors the second time (CheckpointError).
+        with fusion_checkpointing(False):
+            return super().__call__(*args, **kwargs)
 
     def fuse(self, x: Tensor,
              text: TextFeatures) -> Tuple[Tensor, Tensor, TextFeatures]:

@@ -149,3 +149,57 @@ def test_block_switch_and_context():
     with fusion_checkpointing(False):
         once()
     assert len(calls) == 6
+
+
+def test_fiam_with_its_nested_pwam_checkpoints_as_one_block():
+    """FIAM (FIANet) calls a PWAM inside: the whole FIAM is checkpointed
+    and its PWAM runs plainly within, in the forward pass and in the
+    recomputation alike (before, the nested PWAM checkpointed in the
+    forward pass only, and backward raised CheckpointError)."""
+    from mmrrsis.models.fusion import FIAM
+
+    def build_fiam(with_cp):
+        torch.manual_seed(0)
+        backbone = MODELS.build(dict(
+            type='LanguageAwareSwin', pretrain_img_size=32, embed_dims=8,
+            depths=(2, 2), num_heads=(1, 2), window_size=4, strides=(4, 2),
+            out_indices=(0, 1), with_cp=with_cp))
+        backbone.init_weights()
+        fusions = nn.ModuleList([FIAM(8, CT), FIAM(16, CT)])
+        for block in fusions:
+            block.init_weights()
+        model = nn.ModuleDict(dict(backbone=backbone, fusions=fusions))
+        model.train()
+        return model
+
+    def fiam_step(model):
+        g = torch.Generator().manual_seed(0)
+        img = torch.randn(B, 3, 32, 32, generator=g)
+        mask = torch.ones(B, L, dtype=torch.long)
+        mask[1, 3:] = 0
+        feats = [torch.randn(B, L, CT, generator=g) for _ in range(3)]
+        text = TextFeatures(feats=feats[0], mask=mask,
+                            object_feats=feats[1], object_mask=mask,
+                            spatial_feats=feats[2], spatial_mask=mask)
+        torch.manual_seed(1)  # drop path (MMSeg's 0.1) draws alike
+        outs = model['backbone'].forward_with_fusion(
+            img, lambda i, x: model['fusions'][i].fuse(x, text)[:2])
+        sum((o * o).mean() for o in outs).backward()
+        return outs, {n: p.grad.clone() for n, p in model.named_parameters()
+                      if p.grad is not None}
+
+    plain, ckpt = build_fiam(False), build_fiam(True)
+    ckpt.load_state_dict(plain.state_dict(), strict=True)
+    fiam_calls = count_calls(ckpt, FIAM)
+    pwam_calls = count_calls(ckpt, PWAM)
+    outs_a, ga = fiam_step(plain)
+    outs_b, gb = fiam_step(ckpt)
+    # each FIAM and its PWAM: once in forward, once recomputed in backward
+    assert len(fiam_calls) == 4 and len(pwam_calls) == 4
+    for a, b in zip(outs_a, outs_b):
+        torch.testing.assert_close(b, a, rtol=0, atol=0)
+    assert ga.keys() == gb.keys()
+    assert any(n.startswith('fusions.0.context_attn') for n in ga)
+    for name in ga:
+        torch.testing.assert_close(gb[name], ga[name], rtol=0, atol=0,
+                                   msg=name)
