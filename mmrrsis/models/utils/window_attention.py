@@ -166,15 +166,8 @@ class SDPAShiftWindowMSA(ShiftWindowMSA):
     def __init__(self, mask_cache: Optional[ShiftMaskCache] = None,
                  **kwargs) -> None:
         super().__init__(**kwargs)
-        w = self.w_msa
-        self.w_msa = SDPAWindowMSA(
-            embed_dims=w.embed_dims,
-            num_heads=w.num_heads,
-            window_size=w.window_size,
-            qkv_bias=w.qkv.bias is not None,
-            qk_scale=w.scale,
-            attn_drop_rate=w.attn_drop.p,
-            proj_drop_rate=w.proj_drop.p)
+        self.w_msa = SDPAWindowMSA(window_size=self.w_msa.window_size,
+                                   **_msa_args(self.w_msa))
         self.mask_cache = mask_cache if mask_cache is not None \
             else ShiftMaskCache()
 
@@ -204,21 +197,21 @@ class SDPAShiftWindowMSA(ShiftWindowMSA):
         return self.drop(x.view(B, H * W, C))
 
 
+def _msa_args(w: nn.Module) -> dict:
+    """The ``WindowMSA`` constructor arguments (but ``window_size``) that
+    built ``w``, read off its layers."""
+    return dict(embed_dims=w.embed_dims, num_heads=w.num_heads,
+                qkv_bias=w.qkv.bias is not None, qk_scale=w.scale,
+                attn_drop_rate=w.attn_drop.p, proj_drop_rate=w.proj_drop.p)
+
+
 def _sdpa_twin(old: ShiftWindowMSA,
                cache: ShiftMaskCache) -> SDPAShiftWindowMSA:
     """An :class:`SDPAShiftWindowMSA` holding ``old``'s tensors."""
-    w = old.w_msa
     with torch.device('meta'):  # no allocation, no random numbers drawn
         new = SDPAShiftWindowMSA(
-            mask_cache=cache,
-            embed_dims=w.embed_dims,
-            num_heads=w.num_heads,
-            window_size=old.window_size,
-            shift_size=old.shift_size,
-            qkv_bias=w.qkv.bias is not None,
-            qk_scale=w.scale,
-            attn_drop_rate=w.attn_drop.p,
-            proj_drop_rate=w.proj_drop.p)
+            mask_cache=cache, window_size=old.window_size,
+            shift_size=old.shift_size, **_msa_args(old.w_msa))
     new.drop = old.drop
     # the same Parameter objects move over; assign=True sets their
     # requires_grad to the meta twin's, so it is put back
