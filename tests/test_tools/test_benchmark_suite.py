@@ -16,10 +16,6 @@ from tool_test_utils import CONFIG, REPO_ROOT, load_script, run_tool, tail
 TOOL = osp.join(REPO_ROOT, 'tools', 'analysis_tools', 'benchmark_suite.py')
 
 
-def _load_suite():
-    return load_script(TOOL)
-
-
 def test_suite_on_the_tiny_config(tmp_path):
     out = tmp_path / 'suite'
     rc, log = run_tool(
@@ -53,7 +49,7 @@ def test_suite_on_the_tiny_config(tmp_path):
 
 
 def test_budget_cuts_compiled_runs_and_failures_go_on(tmp_path, monkeypatch):
-    suite = _load_suite()
+    suite = load_script(TOOL)
     wall = {'eager': 10.0, 'compile': 40.0}
     clock = [0.0]
     calls = []
@@ -95,7 +91,7 @@ def test_budget_cuts_compiled_runs_and_failures_go_on(tmp_path, monkeypatch):
 
 
 def test_bad_arguments(tmp_path, capsys):
-    suite = _load_suite()
+    suite = load_script(TOOL)
     with pytest.raises(SystemExit):
         suite.parse_args(['--configs', 'configs/nope.py', '--out-dir',
                           str(tmp_path)])

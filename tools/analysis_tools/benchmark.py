@@ -362,17 +362,7 @@ def main():
     t = timed(infer, warmup, args.iters, dev, first)
     figures['infer_s_per_image'] = round(
         statistics.median(t) / args.batch_size, 4)
-    figures['infer_img_per_s'] = round(
-        args.batch_size / max(statistics.median(t), 1e-9), 2)
-    if first:
-        figures['infer_first_s'] = round(first[0], 3)
-    if mfu_flops:
-        figures.update(utilisation(
-            'infer', mfu_flops['infer'], statistics.median(t),
-            _peak(args, figures)))
-    figures['infer_peak_mem_MiB'] = round(
-        torch.cuda.max_memory_allocated() / 2**20 if dev.startswith('cuda')
-        else _rss_mib(), 1)
+    phase_figures(figures, 'infer', t, first, mfu_flops, args)
     profile = {}
     if args.profile:
         timer = PartTimer(model, dev)
@@ -406,17 +396,7 @@ def main():
         first = [] if args.compile else None
         t = timed(step, warmup, args.iters, dev, first)
         figures['train_step_s'] = round(statistics.median(t), 4)
-        figures['train_img_per_s'] = round(
-            args.batch_size / max(statistics.median(t), 1e-9), 2)
-        if first:
-            figures['train_first_step_s'] = round(first[0], 3)
-        if mfu_flops:
-            figures.update(utilisation(
-                'train', mfu_flops['train'], statistics.median(t),
-                _peak(args, figures)))
-        figures['train_peak_mem_MiB'] = round(
-            torch.cuda.max_memory_allocated() / 2**20
-            if dev.startswith('cuda') else _rss_mib(), 1)
+        phase_figures(figures, 'train', t, first, mfu_flops, args)
         if args.profile:
             timer = PartTimer(model, dev)
             for _ in range(max(1, args.iters)):
@@ -438,6 +418,26 @@ def main():
                     print(line)
 
     return _report(figures, args)
+
+
+def phase_figures(figures: dict, phase: str, times: list,
+                  first: Optional[list], mfu_flops: Optional[dict],
+                  args) -> None:
+    """Add a timed phase's (``'infer'`` or ``'train'``) images/s, first
+    (compiling) call, utilisation with ``--mfu`` and peak memory to
+    ``figures``, in that order."""
+    median = statistics.median(times)
+    figures[f'{phase}_img_per_s'] = round(
+        args.batch_size / max(median, 1e-9), 2)
+    if first:
+        key = 'infer_first_s' if phase == 'infer' else 'train_first_step_s'
+        figures[key] = round(first[0], 3)
+    if mfu_flops:
+        figures.update(utilisation(phase, mfu_flops[phase], median,
+                                   _peak(args, figures)))
+    figures[f'{phase}_peak_mem_MiB'] = round(
+        torch.cuda.max_memory_allocated() / 2**20
+        if args.device.startswith('cuda') else _rss_mib(), 1)
 
 
 def count_mfu_flops(model, args, size) -> dict:
