@@ -72,13 +72,11 @@ import json
 import os
 import os.path as osp
 import re
-import resource
 import shlex
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from typing import Optional
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(
@@ -94,6 +92,8 @@ from mmengine.structures import PixelData  # noqa: E402
 from mmseg.registry import MODELS  # noqa: E402
 from mmseg.structures import SegDataSample  # noqa: E402
 
+from mmrrsis.utils.bench_timing import peak_memory_mib  # noqa: E402
+from mmrrsis.utils.bench_timing import report, timed  # noqa: E402
 from mmrrsis.utils.complexity import format_flops  # noqa: E402
 from mmrrsis.utils.complexity import peak_tflops  # noqa: E402
 from mmrrsis.utils.complexity import referring_flops  # noqa: E402
@@ -183,16 +183,6 @@ def _parser_for_split() -> argparse.ArgumentParser:
     return p
 
 
-def _rss_mib() -> float:
-    # ru_maxrss is KiB on Linux
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def _sync(device):
-    if device.startswith('cuda'):
-        torch.cuda.synchronize()
-
-
 def build_model(cfg: Config, args) -> torch.nn.Module:
     # no pretrained download: random backbone weights
     model_cfg = offline_model_cfg(
@@ -220,28 +210,6 @@ def make_batch(model, args, size):
         s.gt_sem_seg = PixelData(data=gt)
         samples.append(s)
     return dict(inputs=inputs, data_samples=samples)
-
-
-def timed(fn, warmup, iters, device, first=None):
-    """Durations of ``iters`` calls after ``warmup`` calls; ``first``: a
-    list that gets the duration of the very first call (compilation)."""
-    for i in range(warmup):
-        if i == 0 and first is not None:
-            _sync(device)
-            t = time.perf_counter()
-            fn()
-            _sync(device)
-            first.append(time.perf_counter() - t)
-        else:
-            fn()
-    times = []
-    for _ in range(iters):
-        _sync(device)
-        t = time.perf_counter()
-        fn()
-        _sync(device)
-        times.append(time.perf_counter() - t)
-    return times
 
 
 def outermost_called(model: torch.nn.Module, run,
@@ -343,7 +311,7 @@ def main():
         for line in format_flops(counted):
             print(f'  {line}')
     if args.flops_only:
-        return _report(figures, args)
+        return report(figures, 'Benchmark', args.json)
     mfu_flops = count_mfu_flops(model, args, size) if args.mfu else None
 
     # ---- inference (predict mode, batch of args.batch_size)
@@ -417,7 +385,7 @@ def main():
                         profile[phase]['plain_s']):
                     print(line)
 
-    return _report(figures, args)
+    return report(figures, 'Benchmark', args.json)
 
 
 def phase_figures(figures: dict, phase: str, times: list,
@@ -435,9 +403,7 @@ def phase_figures(figures: dict, phase: str, times: list,
     if mfu_flops:
         figures.update(utilisation(phase, mfu_flops[phase], median,
                                    _peak(args, figures)))
-    figures[f'{phase}_peak_mem_MiB'] = round(
-        torch.cuda.max_memory_allocated() / 2**20
-        if args.device.startswith('cuda') else _rss_mib(), 1)
+    figures[f'{phase}_peak_mem_MiB'] = peak_memory_mib(args.device)
 
 
 def count_mfu_flops(model, args, size) -> dict:
@@ -647,18 +613,6 @@ def compare(args, argv: Optional[list] = None) -> dict:
         with open(args.json, 'w', encoding='utf-8') as f:
             json.dump(result, f, indent=2, ensure_ascii=False)
     return result
-
-
-def _report(figures: dict, args) -> dict:
-    width = max(len(k) for k in figures)
-    print('\nBenchmark')
-    for k, v in figures.items():
-        print(f'  {k:<{width}}  {v}')
-    if args.json:
-        os.makedirs(osp.dirname(osp.abspath(args.json)), exist_ok=True)
-        with open(args.json, 'w', encoding='utf-8') as f:
-            json.dump(figures, f, indent=2, ensure_ascii=False)
-    return figures
 
 
 if __name__ == '__main__':

@@ -103,15 +103,11 @@ import argparse
 import contextlib
 import importlib
 import importlib.machinery
-import json
 import logging
-import os
 import os.path as osp
-import resource
 import statistics
 import subprocess
 import sys
-import time
 import types
 from typing import Callable, Dict, Iterator, List, Optional, Sequence
 
@@ -495,37 +491,6 @@ def _forward(model: nn.Module, batch: dict, device: str) -> torch.Tensor:
                  batch['spatial_mask'])
 
 
-# ------------------------------------------------------------ timing
-def _rss_mib() -> float:
-    # ru_maxrss is KiB on Linux
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def _sync(device: str) -> None:
-    if device.startswith('cuda'):
-        torch.cuda.synchronize()
-
-
-def _peak_mib(device: str) -> float:
-    if device.startswith('cuda'):
-        return round(torch.cuda.max_memory_allocated() / 2**20, 1)
-    return round(_rss_mib(), 1)
-
-
-def timed(fn: Callable, warmup: int, iters: int, device: str) -> list:
-    """Seconds per call of ``fn`` (``benchmark.py``'s loop)."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(iters):
-        _sync(device)
-        t = time.perf_counter()
-        fn()
-        _sync(device)
-        times.append(time.perf_counter() - t)
-    return times
-
-
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--official-root', required=True,
@@ -565,6 +530,8 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     n_train = sum(p.numel() for p in model.parameters() if p.requires_grad)
     n_optim = sum(p.numel() for g in groups for p in g['params'])
     batch = make_batch(args.batch_size, size, dev)
+    # after make_batch, which imports mmrrsis once the official code is in
+    from mmrrsis.utils.bench_timing import peak_memory_mib, report, timed
     figures = dict(
         config='official FIANet', device=dev,
         device_name=(torch.cuda.get_device_name(0) if dev.startswith('cuda')
@@ -589,7 +556,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     t = timed(infer, args.warmup, args.iters, dev)
     figures['infer_s_per_image'] = round(
         statistics.median(t) / args.batch_size, 4)
-    figures['infer_peak_mem_MiB'] = _peak_mib(dev)
+    figures['infer_peak_mem_MiB'] = peak_memory_mib(dev)
 
     # ---- training step: forward, official loss, backward, AdamW, poly lr
     if not args.skip_train:
@@ -615,20 +582,8 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
 
         t = timed(step, args.warmup, args.iters, dev)
         figures['train_step_s'] = round(statistics.median(t), 4)
-        figures['train_peak_mem_MiB'] = _peak_mib(dev)
-    return _report(figures, args)
-
-
-def _report(figures: dict, args: argparse.Namespace) -> dict:
-    width = max(len(k) for k in figures)
-    print('\nBenchmark (official FIANet)')
-    for k, v in figures.items():
-        print(f'  {k:<{width}}  {v}')
-    if args.json:
-        os.makedirs(osp.dirname(osp.abspath(args.json)), exist_ok=True)
-        with open(args.json, 'w', encoding='utf-8') as f:
-            json.dump(figures, f, indent=2, ensure_ascii=False)
-    return figures
+        figures['train_peak_mem_MiB'] = peak_memory_mib(dev)
+    return report(figures, 'Benchmark (official FIANet)', args.json)
 
 
 if __name__ == '__main__':

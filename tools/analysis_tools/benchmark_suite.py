@@ -31,12 +31,14 @@ import argparse
 import json
 import os
 import os.path as osp
-import subprocess
 import sys
 import time
 from typing import Dict, List, Optional
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, REPO_ROOT)
+from mmrrsis.utils.subprocess_log import run_logged  # noqa: E402
+
 BENCHMARK = osp.join(REPO_ROOT, 'tools', 'analysis_tools', 'benchmark.py')
 #: The published models' configs (the README's paper table).
 PAPER_CONFIGS = [
@@ -136,27 +138,17 @@ def estimate(records: List[Dict], mode: str) -> float:
 
 def run_one(args, run: Dict, runs_dir: str, timeout: float) -> Dict:
     json_path = osp.join(runs_dir, run['name'] + '.json')
-    log_path = osp.join(runs_dir, run['name'] + '.log')
-    record = dict(run)
-    start = time.perf_counter()
-    with open(log_path, 'w', encoding='utf-8') as log:
-        try:
-            proc = subprocess.run(
-                command(args, run, json_path), cwd=REPO_ROOT, stdout=log,
-                stderr=subprocess.STDOUT, timeout=timeout,
-                env=dict(os.environ, PYTHONUNBUFFERED='1'))
-            rc = proc.returncode
-        except subprocess.TimeoutExpired:
-            rc = None
-    record['wall_s'] = round(time.perf_counter() - start, 1)
-    if rc == 0 and osp.isfile(json_path):
+    result = run_logged(command(args, run, json_path),
+                        osp.join(runs_dir, run['name'] + '.log'),
+                        cwd=REPO_ROOT, timeout=timeout)
+    record = dict(run, wall_s=result.wall_s)
+    ok = result.returncode == 0 and osp.isfile(json_path)
+    record['status'] = result.status(ok)
+    if ok:
         with open(json_path, encoding='utf-8') as f:
             record['figures'] = json.load(f)
-        record['status'] = 'ok'
     else:
-        record['status'] = ('timeout' if rc is None else f'failed (exit {rc})')
-        with open(log_path, encoding='utf-8', errors='replace') as f:
-            record['error'] = f.read()[-2000:]
+        record['error'] = result.tail()
     return record
 
 

@@ -28,13 +28,13 @@ import json
 import os
 import os.path as osp
 import statistics
-import subprocess
 import sys
-import time
 from typing import Dict, List, Optional
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, REPO_ROOT)
+from mmrrsis.utils.subprocess_log import run_logged  # noqa: E402
+
 PRECISIONS = ('fp32', 'amp')
 
 
@@ -132,27 +132,17 @@ def run(args, precision: str, cfg_path: str) -> Dict:
     if precision == 'amp':
         cmd.append('--amp')
     os.makedirs(work_dir, exist_ok=True)
-    log_path = osp.join(args.out_dir, f'{precision}.log')
-    start = time.perf_counter()
-    with open(log_path, 'w', encoding='utf-8') as log:
-        try:
-            rc = subprocess.run(cmd, cwd=REPO_ROOT, stdout=log,
-                                stderr=subprocess.STDOUT,
-                                timeout=args.timeout_s).returncode
-        except subprocess.TimeoutExpired:
-            rc = None
-    record = dict(precision=precision, wall_s=round(
-        time.perf_counter() - start, 1))
+    result = run_logged(cmd, osp.join(args.out_dir, f'{precision}.log'),
+                        cwd=REPO_ROOT, timeout=args.timeout_s)
+    record = dict(precision=precision, wall_s=result.wall_s)
     record.update(figures(read_log(work_dir), args))
-    if rc == 0 and record.get('iters_logged') == args.iters:
-        record['status'] = 'ok'
-    else:
-        record['status'] = ('timeout' if rc is None else
-                            f'failed (exit {rc})' if rc else
-                            f'only {record.get("iters_logged", 0)} '
+    if result.returncode == 0 and record.get('iters_logged') != args.iters:
+        record['status'] = (f'only {record.get("iters_logged", 0)} '
                             f'iterations logged')
-        with open(log_path, encoding='utf-8', errors='replace') as f:
-            record['error'] = f.read()[-2000:]
+    else:
+        record['status'] = result.status(result.returncode == 0)
+    if record['status'] != 'ok':
+        record['error'] = result.tail()
     return record
 
 
