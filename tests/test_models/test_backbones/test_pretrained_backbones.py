@@ -349,12 +349,17 @@ def convnext_classifier_file(path, drop=()):
     return state
 
 
-def test_convnext_prefix_file_loads_completely(tmp_path):
+@pytest.mark.parametrize('channels_last', [False, True])
+def test_convnext_prefix_file_loads_completely(tmp_path, channels_last):
     path = tmp_path / 'convnext.pth'
     state = convnext_classifier_file(path)
     seg = MODELS.build(
-        _segmentor_cfg(convnext_cfg(path), channels=[8, 16, 32, 64]))
+        _segmentor_cfg(convnext_cfg(path), channels=[8, 16, 32, 64],
+                       channels_last=channels_last))
     seg.init_weights()
+    stem = seg.backbone.downsample_layers[0][0].weight
+    assert stem.is_contiguous(
+        memory_format=torch.channels_last) == channels_last
     checked = assert_loaded(seg.backbone, state,
                             skip=re.compile(r'^norm[012]\.'))
     assert checked == len(state)
