@@ -1,6 +1,7 @@
 """``tools/dist_train.sh`` with two CPU processes (torchrun + gloo)."""
 import re
 
+import pytest
 from tool_test_utils import (CONFIG, cfg_options, free_port, run_tool, tail,
                              tool_env, val_iters_per_rank)
 
@@ -8,13 +9,16 @@ MAX_ITERS = 2
 VAL_BATCH = 2
 
 
-def test_dist_train_two_cpu_processes(refseg_data, tmp_path):
+# channels_last: DDP's gradient buckets with channels-last weights
+@pytest.mark.parametrize('channels_last', [False, True])
+def test_dist_train_two_cpu_processes(refseg_data, tmp_path, channels_last):
     work_dir = tmp_path / 'work'
     opts = cfg_options(
         refseg_data['root'], **{
             'train_cfg.max_iters': MAX_ITERS,
             'train_cfg.val_interval': MAX_ITERS,
             'val_dataloader.batch_size': VAL_BATCH,
+            'model.channels_last': channels_last,
         })
     rc, out = run_tool(
         ['bash', 'tools/dist_train.sh', CONFIG, 2, '--work-dir', work_dir,
