@@ -100,6 +100,20 @@ def test_a_seed_gives_the_same_initial_weights_in_either_layout():
         assert torch.equal(fast[n], plain[n]), n
 
 
+def test_init_weights_keeps_the_parameter_objects():
+    """MMEngine's runner builds the optimiser before it calls init_weights:
+    the layout changes must not replace the parameters it holds."""
+    from mmseg.registry import MODELS
+    cfg = copy.deepcopy(_cfgs()['crobim_convnext'])
+    model = MODELS.build(ConfigDict(dict(cfg, channels_last=True)))
+    held = {n: p for n, p in model.named_parameters()}
+    model.init_weights()
+    for n, p in model.named_parameters():
+        assert p is held[n], n
+    for n, p in _conv_weights(model).items():
+        assert p.is_contiguous(memory_format=CL), n
+
+
 def test_fused_adamw_steps_keep_the_layout():
     """The paper schedule's fused AdamW through MMEngine's optim wrapper."""
     before = _build('crobim_convnext', False).state_dict()
