@@ -98,3 +98,26 @@ def test_bad_arguments(tmp_path, capsys):
     assert 'config not found: configs/nope.py' in capsys.readouterr().err
     with pytest.raises(SystemExit):
         suite.parse_args(['--budget-s', '0', '--out-dir', str(tmp_path)])
+
+
+def test_cfg_options_reach_every_run_and_the_table(tmp_path):
+    suite = load_script(TOOL)
+    args = suite.parse_args([
+        '--configs', CONFIG, '--modes', 'eager', 'compile', '--out-dir',
+        str(tmp_path), '--cfg-options', 'model.channels_last=False',
+        'model.decode_head.channels=8'
+    ])
+    runs = suite.plan(args)
+    assert len(runs) == 4
+    for run in runs:
+        cmd = suite.command(args, run, str(tmp_path / 'x.json'))
+        i = cmd.index('--cfg-options')
+        assert cmd[i + 1:i + 3] == ['model.channels_last=False',
+                                    'model.decode_head.channels=8']
+    head = suite.markdown([], args).splitlines()[0]
+    assert head.endswith('; --cfg-options model.channels_last=False '
+                         'model.decode_head.channels=8.')
+    plain = suite.parse_args(['--configs', CONFIG, '--out-dir',
+                              str(tmp_path)])
+    assert '--cfg-options' not in suite.command(plain, runs[0], 'x.json')
+    assert suite.markdown([], plain).splitlines()[0].endswith('(medians).')

@@ -77,6 +77,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument('--peak-tflops', type=float, default=None,
                    help='peak for MFU (default: known GPUs\' data sheets)')
     p.add_argument('--compile-backend', default='inductor')
+    p.add_argument('--cfg-options', nargs='+', default=[], metavar='K=V',
+                   help='passed to every run (benchmark.py --cfg-options), '
+                   'e.g. model.channels_last=False')
     p.add_argument('--out-dir', required=True)
     args = p.parse_args(argv)
     if args.budget_s <= 0 or args.run_timeout_s <= 0:
@@ -120,6 +123,8 @@ def command(args, run: Dict, json_path: str) -> List[str]:
         cmd += ['--compile', '--compile-backend', args.compile_backend]
     if args.peak_tflops:
         cmd += ['--peak-tflops', str(args.peak_tflops)]
+    if args.cfg_options:
+        cmd += ['--cfg-options', *args.cfg_options]
     return cmd
 
 
@@ -158,7 +163,9 @@ def markdown(records: List[Dict], args) -> str:
     lines = [
         f'Device: {device}; batch {args.batch_size}, '
         f'{args.img_size}x{args.img_size}, random weights, '
-        f'--warmup {args.warmup} --iters {args.iters} (medians).', '',
+        f'--warmup {args.warmup} --iters {args.iters} (medians)' +
+        (f'; --cfg-options {" ".join(args.cfg_options)}'
+         if args.cfg_options else '') + '.', '',
         '| config | precision | mode | ' +
         ' | '.join(h for _, h, _ in COLUMNS) + ' | status |',
         '|' + '---|' * (len(COLUMNS) + 4)
