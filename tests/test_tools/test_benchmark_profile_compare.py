@@ -47,6 +47,21 @@ def test_profile_parts_add_up(tmp_path):
         1 / figures['train_step_s'], rel=0.05)
 
 
+@pytest.mark.parametrize('switch', [['--channels-last'], [
+    '--cfg-options', 'model.channels_last=True']])
+def test_channels_last_is_the_models_switch(tmp_path, switch):
+    # the flag and the config option are one mechanism, and the figures
+    # report what the model runs with either way
+    out_json = tmp_path / 'bench.json'
+    rc, out = run_tool([sys.executable, TOOL, CONFIG, '--skip-train',
+                        '--json', str(out_json)] + FAST + switch,
+                       tmp_path / 'cl.log')
+    assert rc == 0, tail(out)
+    figures = json.loads(out_json.read_text())
+    assert figures['channels_last'] is True
+    assert figures['compile'] is False
+
+
 def test_compare_with_this_checkout(tmp_path):
     out_json = tmp_path / 'compare.json'
     rc, out = run_tool(

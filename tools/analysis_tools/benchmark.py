@@ -37,8 +37,8 @@ place of ``{json}`` in CMD)::
 each part calls (the backbone, or its blocks where fusion runs inside its
 stages; fusion blocks, neck, heads; the text encoder stays eager) and
 reports the first call, which compiles, apart from the steady state
-(``infer_first_s``, ``train_first_step_s``). ``--channels-last`` converts
-the model to the channels-last memory format.
+(``infer_first_s``, ``train_first_step_s``). ``--channels-last`` sets the
+model's own switch (``model.channels_last=True``, as a config would).
 
 ``--flops`` counts the FLOPs of one forward pass with a sentence (MMSeg's
 ``get_flops`` gives the model no sentence): torch's ``FlopCounterMode``
@@ -170,7 +170,8 @@ def _parser_for_split() -> argparse.ArgumentParser:
     p.add_argument('--compile-backend', default='inductor',
                    help='torch.compile backend (eager: check the plumbing)')
     p.add_argument('--channels-last', action='store_true',
-                   help='model in the channels-last memory format')
+                   help='model.channels_last=True: 4-D weights in the '
+                   'channels-last memory format')
     p.add_argument('--compare', metavar='OTHER_CHECKOUT',
                    help='run this benchmark and OTHER_CHECKOUT\'s '
                    'alternately and print the ratios (ours / other)')
@@ -266,10 +267,11 @@ def main():
     crop = cfg.model.data_preprocessor.get('size') or (480, 480)
     size = (args.img_size, args.img_size) if args.img_size else tuple(crop)
     cfg.model.data_preprocessor['size'] = size
+    if args.channels_last:
+        cfg.model.channels_last = True
     torch.manual_seed(0)
     model = build_model(cfg, args)
-    if args.channels_last:
-        model = model.to(memory_format=torch.channels_last)
+    channels_last = bool(getattr(model, 'channels_last', False))
     n_params = sum(p.numel() for p in model.parameters())
     n_train = sum(p.numel() for p in model.parameters() if p.requires_grad)
     dev = args.device
@@ -289,8 +291,8 @@ def main():
                                }[amp_dtype] if args.amp else 'fp32'),
                    params_M=round(n_params / 1e6, 2),
                    trainable_params_M=round(n_train / 1e6, 2))
-    if args.compile or args.channels_last:
-        figures.update(compile=args.compile, channels_last=args.channels_last)
+    if args.compile or channels_last:
+        figures.update(compile=args.compile, channels_last=channels_last)
 
     # ---- FLOPs of one forward pass with a sentence
     model.eval()
